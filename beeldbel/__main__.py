@@ -1,0 +1,3 @@
+from beeldbel.cli import main
+
+raise SystemExit(main())

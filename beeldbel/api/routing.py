@@ -1,0 +1,283 @@
+"""Operations: one declaration per route, from which both the router and OpenAPI are built.
+
+An :class:`Operation` names its method and path, the pydantic models that validate
+its path, query and body, its response model, who may call it and which class of
+data it touches. :func:`register` turns a list of them into aiohttp routes wrapped
+in the same edge logic, in this order:
+
+1. rate limit per address                         -> 429
+2. authentication and role                         -> 401, 403
+3. rate limit per principal                        -> 429
+4. path parameters                                 -> 404
+5. query parameters                                -> 422
+6. body: Content-Type, size, JSON, schema          -> 415, 413, 400, 422
+7. Idempotency-Key (POST and PATCH)                -> replay, or 422 / 409
+8. the handler, whose domain errors become 4xx in ``beeldbel.api.errors``
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from beeldbel.api import appkeys
+from beeldbel.api.errors import JSON, EdgeError
+from beeldbel.api.idempotency import run_idempotent
+from beeldbel.errors import Forbidden, RateLimited, Unauthenticated
+from beeldbel.identity.model import Principal, PrincipalKind, Role
+from beeldbel.ratelimit.rules import Limit
+
+__all__ = ["Call", "DataClass", "Operation", "Reply", "register"]
+
+M = TypeVar("M", bound=BaseModel)
+
+JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+OPERATION = web.AppKey("operations", tuple)  # the declared operations, for OpenAPI
+
+
+class DataClass(StrEnum):
+    """The class of data an operation touches; client data is audited (NEN 7513)."""
+
+    NONE = "none"
+    OPERATIONAL = "operational"
+    ORGANISATION = "organisation"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler's answer: a model to serialize (or None for 204) and its status."""
+
+    model: BaseModel | None
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Everything a handler gets: the request, who made it and the validated inputs."""
+
+    request: web.Request
+    principal: Principal | None
+    path: BaseModel | None
+    query: BaseModel | None
+    body: BaseModel | None
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    def body_as(self, model: type[M]) -> M:
+        assert isinstance(self.body, model)
+        return self.body
+
+    def query_as(self, model: type[M]) -> M:
+        assert isinstance(self.query, model)
+        return self.query
+
+    def path_as(self, model: type[M]) -> M:
+        assert isinstance(self.path, model)
+        return self.path
+
+    def who(self) -> Principal:
+        assert self.principal is not None
+        return self.principal
+
+
+Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    data: DataClass
+    response: type[BaseModel] | None = None
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    path_params: type[BaseModel] | None = None
+    public: bool = False
+    roles: frozenset[Role] = frozenset()  # empty: any authenticated principal of `kinds`
+    kinds: frozenset[PrincipalKind] = frozenset({PrincipalKind.STAFF})
+    rate_limited: bool = True
+    errors: tuple[int, ...] = ()  # error statuses beyond those the edge adds itself
+    media_type: str = JSON  # of the success response
+    description: str = ""
+
+    @property
+    def takes_idempotency_key(self) -> bool:
+        return self.method in {"POST", "PATCH"}
+
+    def error_statuses(self) -> list[int]:
+        statuses = set(self.errors)
+        if self.rate_limited:
+            statuses.add(429)
+        if not self.public:
+            statuses.update({401, 403})
+        if self.path_params is not None:
+            statuses.add(404)
+        if self.query is not None:
+            statuses.add(422)
+        if self.body is not None:
+            statuses.update({400, 413, 415, 422})
+        if self.takes_idempotency_key:
+            statuses.update({409, 422})
+        return sorted(statuses)
+
+
+def _validation_details(error: ValidationError, where: str) -> dict[str, Any]:
+    # The input values are left out on purpose: they may hold personal data.
+    return {
+        "errors": [
+            {"loc": [where, *e["loc"]], "type": e["type"], "msg": e["msg"]}
+            for e in error.errors(include_url=False, include_input=False, include_context=False)
+        ]
+    }
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise EdgeError(413, "body_too_large", f"the body may be at most {limit} bytes",
+                        details={"limit": limit})
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise EdgeError(413, "body_too_large", f"the body may be at most {limit} bytes",
+                        details={"limit": limit})
+    return data
+
+
+def _parse_body(op: Operation, raw: bytes) -> BaseModel:
+    assert op.body is not None
+    try:
+        return op.body.model_validate_json(raw, strict=True)
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            raise EdgeError(400, "malformed_json", "the body is not valid JSON") from None
+        raise EdgeError(422, "validation_failed", "the body does not match the schema",
+                        details=_validation_details(error, "body")) from None
+
+
+def _parse_query(op: Operation, request: web.Request) -> BaseModel | None:
+    if op.query is None:
+        if request.query:
+            raise EdgeError(422, "validation_failed", "this operation takes no query parameters",
+                            details={"unknown": sorted(request.query.keys())})
+        return None
+    values: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key in values:
+            raise EdgeError(422, "validation_failed", f"query parameter {key!r} given twice")
+        values[key] = value
+    try:
+        return op.query.model_validate(values)
+    except ValidationError as error:
+        raise EdgeError(422, "validation_failed", "the query parameters are not valid",
+                        details=_validation_details(error, "query")) from None
+
+
+def _parse_path(op: Operation, request: web.Request) -> BaseModel | None:
+    if op.path_params is None:
+        return None
+    try:
+        return op.path_params.model_validate(dict(request.match_info))
+    except ValidationError:
+        raise EdgeError(404, "not_found", "no such resource") from None
+
+
+async def _limit(request: web.Request, scope: str, key: str, limit: Limit) -> None:
+    app = request.app
+    decision = await app[appkeys.RATE_LIMITER].hit(
+        f"{scope}:{key}", limit, app[appkeys.CLOCK].now().timestamp()
+    )
+    if not decision.allowed:
+        app[appkeys.HTTP_METRICS].rate_limited.labels(scope).inc()
+        raise RateLimited("too many requests; slow down", retry_after=decision.retry_after,
+                          details={"scope": scope})
+
+
+def _authenticate(op: Operation, request: web.Request) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    if op.public:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("sign in first: send 'Authorization: Bearer <access token>'")
+    app = request.app
+    principal = app[appkeys.TOKENS].verify(token.strip(), app[appkeys.CLOCK].now())
+    if principal.kind not in op.kinds or (op.roles and not principal.has_any(op.roles)):
+        raise Forbidden("you may not do this", details={"needs_roles": sorted(op.roles)})
+    return principal
+
+
+def _render(op: Operation, reply: Reply | web.StreamResponse) -> web.StreamResponse:
+    if isinstance(reply, web.StreamResponse):
+        return reply
+    if reply.model is None:
+        return web.Response(status=reply.status, headers=reply.headers)
+    return web.Response(
+        status=reply.status,
+        body=reply.model.model_dump_json().encode(),
+        content_type=JSON,
+        headers=reply.headers,
+    )
+
+
+def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = request.app[appkeys.SETTINGS]
+        if op.rate_limited:
+            await _limit(request, "address", request.remote or "unknown",
+                         Limit.per_minute(settings.rate_limit_per_address))
+        principal = _authenticate(op, request)
+        if op.rate_limited and principal is not None:
+            await _limit(request, "principal", principal.subject,
+                         Limit.per_minute(settings.rate_limit_per_principal))
+        path = _parse_path(op, request)
+        query = _parse_query(op, request)
+        raw = b""
+        body = None
+        if op.body is not None:
+            if request.content_type not in JSON_TYPES:
+                raise EdgeError(415, "unsupported_media_type", "send the body as application/json")
+            raw = await _read_body(request, settings.max_body_bytes)
+            body = _parse_body(op, raw)
+        call = Call(request=request, principal=principal, path=path, query=query, body=body)
+
+        async def run() -> web.StreamResponse:
+            return _render(op, await op.handler(call))
+
+        key = request.headers.get("Idempotency-Key")
+        if op.takes_idempotency_key and key is not None:
+            owner = principal.subject if principal else f"address:{request.remote}"
+            return await run_idempotent(request, owner, key, raw, run)
+        return await run()
+
+    return handle
+
+
+def register(app: web.Application, operations: Sequence[Operation]) -> None:
+    """Add every operation to the app's router, refusing duplicates and undeclared data."""
+    seen: set[tuple[str, str]] = set()
+    for op in operations:
+        if (op.method, op.path) in seen:
+            raise ValueError(f"{op.method} {op.path} is declared twice")
+        if not isinstance(op.data, DataClass):
+            raise ValueError(f"{op.method} {op.path} does not declare the data it touches")
+        seen.add((op.method, op.path))
+        app.router.add_route(op.method, op.path, _wrap(op), name=op.operation_id)
+    app[OPERATION] = tuple(operations)
+
+
+def json_reply(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), content_type=JSON)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, the engine, units of work and repositories."""

@@ -1,0 +1,1 @@
+"""The organisation: district teams (wijkteams) and the municipalities they serve."""

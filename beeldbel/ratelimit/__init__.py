@@ -1,0 +1,1 @@
+"""Rate limits per address and per principal (GCRA), in process or shared through Redis."""
