@@ -121,14 +121,13 @@ class Operation:
 
     def error_statuses(self) -> list[int]:
         statuses = set(self.errors)
+        statuses.add(422)  # unknown query parameters are refused everywhere
         if self.rate_limited:
             statuses.add(429)
         if not self.public:
             statuses.update({401, 403})
         if self.path_params is not None:
             statuses.add(404)
-        if self.query is not None:
-            statuses.add(422)
         if self.body is not None:
             statuses.update({400, 413, 415, 422})
         if self.takes_idempotency_key:

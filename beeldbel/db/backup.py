@@ -54,7 +54,9 @@ def backup(settings: Settings, destination: Path) -> Path:
 
 def _check(candidate: Path) -> str:
     try:
-        with closing(sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)) as conn:
+        # as_uri() percent-encodes the path: a '#' or '?' in a file name stays in the name.
+        uri = f"{candidate.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
             (integrity,) = conn.execute("PRAGMA integrity_check").fetchone()
             if integrity != "ok":
                 raise BackupError(f"{candidate} is damaged: {integrity}")
@@ -94,9 +96,16 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Path:
             raise BackupError(
                 f"{target} exists; stop the service and restore with --force to replace it"
             )
-        target.rename(target.with_name(f"{target.name}.before-restore-{int(time.time())}"))
+        stamp = f"{target.name}.before-restore-{int(time.time())}"
+        aside, count = target.with_name(stamp), 1
+        while aside.exists():  # two restores in one second must not lose the first copy
+            aside, count = target.with_name(f"{stamp}-{count}"), count + 1
+        target.rename(aside)
+        # The write-ahead log may hold committed changes: it goes along with its database.
         for suffix in ("-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
+            companion = Path(f"{target}{suffix}")
+            if companion.exists():
+                companion.rename(Path(f"{aside}{suffix}"))
     partial = target.with_name(target.name + ".partial")
     shutil.copyfile(source, partial)
     partial.rename(target)

@@ -1,4 +1,4 @@
-"""Signing keys in the data directory: Ed25519, one file per key, named by key id.
+"""Signing keys in the data directory: Ed25519, one file per key, named by creation time and id.
 
 The newest key signs; every key still on disk verifies, so tokens signed before a
 rotation stay valid until they expire. Private keys are written 0600 and never logged.
@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +24,7 @@ class SigningKey:
     kid: str
     private: Ed25519PrivateKey
     public: Ed25519PublicKey
-    created: float
+    created: str  # sortable creation stamp, from the file name
 
 
 def key_id(public: Ed25519PublicKey) -> str:
@@ -35,7 +36,7 @@ class Keyring:
     def __init__(self, keys: list[SigningKey]) -> None:
         if not keys:
             raise ValueError("a keyring needs at least one key")
-        self._keys = sorted(keys, key=lambda k: k.created)
+        self._keys = sorted(keys, key=lambda k: (k.created, k.kid))
         self._by_kid = {k.kid: k for k in self._keys}
 
     @property
@@ -61,10 +62,12 @@ class Keyring:
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 key")
         public = private.public_key()
-        return SigningKey(key_id(public), private, public, path.stat().st_mtime)
+        stamp = path.stem.removeprefix("signing-").rsplit("-", 1)[0]
+        return SigningKey(key_id(public), private, public, stamp)
 
     @staticmethod
-    def create(directory: Path) -> SigningKey:
+    def create(directory: Path, now: datetime | None = None) -> SigningKey:
+        """Write a new key; it signs from the next load on. ``now`` orders the keys."""
         private = Ed25519PrivateKey.generate()
         public = private.public_key()
         kid = key_id(public)
@@ -73,8 +76,9 @@ class Keyring:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        path = directory / f"signing-{kid}.pem"
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%f")
+        path = directory / f"signing-{stamp}-{kid}.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(pem)
-        return SigningKey(kid, private, public, path.stat().st_mtime)
+        return SigningKey(kid, private, public, stamp)

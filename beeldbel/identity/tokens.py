@@ -52,18 +52,20 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                leeway=LEEWAY_SECONDS,
-                options={"require": REQUIRED_CLAIMS, "verify_iat": False},
+                # Time is checked below against the service's clock, not pyjwt's wall clock,
+                # so that one clock rules every decision (and tests can move it).
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False,
+                         "verify_nbf": False, "verify_iat": False},
             )
-            # pyjwt checks exp/nbf against the wall clock; we also check against ours.
-            if claims["exp"] + LEEWAY_SECONDS < now.timestamp():
+            moment = now.timestamp()
+            if float(claims["exp"]) + LEEWAY_SECONDS <= moment:
                 raise Unauthenticated("the token has expired")
+            if float(claims.get("nbf", claims["iat"])) - LEEWAY_SECONDS > moment:
+                raise Unauthenticated("the token is not valid yet")
             return Principal(
                 subject=str(claims["sub"]),
                 kind=PrincipalKind(claims.get("kind", "staff")),
                 roles=frozenset(Role(role) for role in claims.get("roles", [])),
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired") from None
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthenticated("the token is not valid") from None

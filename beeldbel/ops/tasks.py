@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import structlog
 
@@ -30,16 +31,15 @@ class BackgroundTasks:
 
         self.start(name, loop())
 
-    def start(self, name: str, coroutine: Awaitable[None]) -> None:
-        if self._closed:
-            raise RuntimeError("background tasks are shut down")
-        if name in self._tasks:
+    def start(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self._closed or name in self._tasks:
+            coroutine.close()  # refused: close it, or it warns "never awaited"
+            if self._closed:
+                raise RuntimeError("background tasks are shut down")
             raise ValueError(f"a background task named {name!r} already runs")
-
-        async def run() -> None:
-            await coroutine
-
-        self._tasks[name] = asyncio.create_task(run(), name=f"beeldbel:{name}")
+        # The coroutine itself becomes the task: a wrapper cancelled before its first
+        # step would leave the coroutine un-awaited.
+        self._tasks[name] = asyncio.create_task(coroutine, name=f"beeldbel:{name}")
 
     @property
     def running(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""Devices: loaned tablets — inventory, loans and returns, enrollment, kiosk, heartbeats."""

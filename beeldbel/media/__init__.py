@@ -1,0 +1,1 @@
+"""The media node: aiortc legs for case meetings and routed calls, hardened for rural links."""

@@ -1,0 +1,1 @@
+"""Signaling: the Socket.IO edge of calls — waiting room, negotiation, reconnection."""
