@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -52,7 +51,9 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     tasks = BackgroundTasks()
     app[appkeys.TASKS] = tasks
     db, clock = app[appkeys.DATABASE], app[appkeys.CLOCK]
-    tasks.every("prune_idempotency_keys", PRUNE_EVERY_SECONDS, lambda: prune_expired(db, clock.now()))
+    tasks.every(
+        "prune_idempotency_keys", PRUNE_EVERY_SECONDS, lambda: prune_expired(db, clock.now())
+    )
     yield
     await tasks.close()
 
@@ -69,7 +70,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         keyring,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
-        lifetime=timedelta(minutes=settings.access_token_minutes),
+        lifetime=settings.token_lifetime,
     )
     registry = CollectorRegistry(auto_describe=True)
     app[appkeys.REGISTRY] = registry

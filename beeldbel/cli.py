@@ -43,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate the database and run the service")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    serve.add_argument("--demo", action="store_true",
-                       help="seed demo data first (only on a loopback address)")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo data first (only on a loopback address)"
+    )
 
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("demo", help="seed demo data (migrates first); safe to repeat")
@@ -54,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
 
     restore_cmd = commands.add_parser("restore", help="restore a backup into the data directory")
     restore_cmd.add_argument("file", type=Path, help="the backup file to read")
-    restore_cmd.add_argument("--force", action="store_true",
-                             help="replace an existing database (it is kept aside)")
+    restore_cmd.add_argument(
+        "--force", action="store_true", help="replace an existing database (it is kept aside)"
+    )
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -67,8 +69,11 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 def _migrate(settings: Settings) -> None:
     upgrade(settings.effective_database_url)
-    log.info("schema_current", revisions=sorted(head_revisions()),
-             database="sqlite" if settings.is_sqlite else "postgresql")
+    log.info(
+        "schema_current",
+        revisions=sorted(head_revisions()),
+        database="sqlite" if settings.is_sqlite else "postgresql",
+    )
 
 
 def _seed(settings: Settings) -> None:
@@ -98,8 +103,12 @@ def _serve(args: argparse.Namespace) -> None:
     from beeldbel.app import create_app  # imported late: the CLI starts faster without it
 
     app = create_app(settings)
-    log.info("listening", url=f"http://{settings.host}:{settings.port}", demo=args.demo,
-             database="sqlite" if settings.is_sqlite else "postgresql")
+    log.info(
+        "listening",
+        url=f"http://{settings.host}:{settings.port}",
+        demo=args.demo,
+        database="sqlite" if settings.is_sqlite else "postgresql",
+    )
     web.run_app(
         app,
         host=settings.host,

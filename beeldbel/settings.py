@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,9 +55,9 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on.")
-    public_url: str | None = Field(
-        default=None,
-        description="The address users reach Beeldbel at (https://... behind a TLS proxy).",
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description='Reverse proxies whose X-Forwarded-For is believed, as JSON: ["127.0.0.1"].',
     )
     redis_url: str | None = Field(
         default=None,
@@ -78,7 +79,9 @@ class Settings(BaseSettings):
     )
     token_issuer: str = Field(default="beeldbel", description="The iss claim of our tokens.")
     token_audience: str = Field(default="beeldbel-api", description="The aud claim of API tokens.")
-    access_token_minutes: int = Field(default=10, ge=1, le=60)
+    access_token_minutes: int = Field(
+        default=10, ge=1, le=60, description="Lifetime of an access token."
+    )
     idempotency_hours: int = Field(
         default=24, ge=1, le=24 * 7, description="How long an Idempotency-Key is remembered."
     )
@@ -139,6 +142,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return timedelta(minutes=self.access_token_minutes)
 
     @property
     def keys_dir(self) -> Path:

@@ -144,8 +144,12 @@ async def client(aiohttp_client, settings: Settings, clock: SystemClock) -> Test
     return await aiohttp_client(create_app(settings, clock=clock))
 
 
-def token_for(client: TestClient, *roles: Role, subject: str | None = None,
-              kind: PrincipalKind = PrincipalKind.STAFF) -> str:
+def token_for(
+    client: TestClient,
+    *roles: Role,
+    subject: str | None = None,
+    kind: PrincipalKind = PrincipalKind.STAFF,
+) -> str:
     from beeldbel.api import appkeys
 
     app = client.app

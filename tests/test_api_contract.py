@@ -32,7 +32,9 @@ async def openapi(client: TestClient) -> dict[str, Any]:
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method, path, op) for path, item in doc["paths"].items() for method, op in item.items()]
+    return [
+        (method, path, op) for path, item in doc["paths"].items() for method, op in item.items()
+    ]
 
 
 def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +50,11 @@ def example(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
         return example(doc, next(s for s in schema["anyOf"] if s.get("type") != "null"))
     kind = schema.get("type")
     if kind == "object":
-        return {name: example(doc, prop) for name, prop in schema.get("properties", {}).items()
-                if name in schema.get("required", [])}
+        return {
+            name: example(doc, prop)
+            for name, prop in schema.get("properties", {}).items()
+            if name in schema.get("required", [])
+        }
     if kind == "array":
         return [example(doc, schema["items"])] * max(1, schema.get("minItems", 1))
     if kind == "integer":
@@ -85,8 +90,10 @@ def assert_error_shape(body: Any) -> None:
     assert set(body) == {"error"}, body
     error = body["error"]
     assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["code"], str)
+    assert error["code"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert isinstance(error["details"], dict)
     assert "Traceback" not in json.dumps(body)
 
@@ -113,7 +120,10 @@ async def test_routes_and_openapi_operations_match_exactly(client: TestClient) -
 async def test_every_operation_declares_the_data_it_touches(client: TestClient) -> None:
     doc = await openapi(client)
     for method, path, op in operations(doc):
-        assert op["x-data-class"] in {"none", "operational", "organisation", "client"}, (method, path)
+        assert op["x-data-class"] in {"none", "operational", "organisation", "client"}, (
+            method,
+            path,
+        )
 
 
 class Walker:
@@ -131,11 +141,13 @@ class Walker:
                 path = path.replace("{" + parameter["name"] + "}", str(uuid.uuid4()))
         return path
 
-    async def expect(self, method: str, path: str, op: dict[str, Any], status: int,
-                     **kwargs: Any) -> None:
+    async def expect(
+        self, method: str, path: str, op: dict[str, Any], status: int, **kwargs: Any
+    ) -> None:
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        response = await self.client.request(method.upper(), self.url(path, op),
-                                             headers=headers, **kwargs)
+        response = await self.client.request(
+            method.upper(), self.url(path, op), headers=headers, **kwargs
+        )
         body = await response.json()
         what = f"{method.upper()} {path} {kwargs}"
         assert response.status == status, (what, response.status, body)
@@ -159,10 +171,12 @@ async def test_every_operation_refuses_bad_bodies_with_the_error_shape(walker: W
         walked += 1
         schema = resolve(doc, op["requestBody"]["content"]["application/json"]["schema"])
         valid = example(doc, schema)
-        await walker.expect(method, path, op, 400, data=b'{"name": ',
-                            headers={"Content-Type": "application/json"})
-        await walker.expect(method, path, op, 415, data=json.dumps(valid),
-                            headers={"Content-Type": "text/plain"})
+        await walker.expect(
+            method, path, op, 400, data=b'{"name": ', headers={"Content-Type": "application/json"}
+        )
+        await walker.expect(
+            method, path, op, 415, data=json.dumps(valid), headers={"Content-Type": "text/plain"}
+        )
         await walker.expect(method, path, op, 422, json=[valid])
         await walker.expect(method, path, op, 422, json={**valid, "zz_unknown": 1})
         for name, prop in schema["properties"].items():
@@ -177,7 +191,7 @@ async def test_every_operation_refuses_bad_bodies_with_the_error_shape(walker: W
 
         async def chunks(data: bytes = oversized) -> AsyncIterator[bytes]:
             for start in range(0, len(data), 16 * 1024):
-                yield data[start:start + 16 * 1024]
+                yield data[start : start + 16 * 1024]
 
         # Without Content-Length (chunked) the limit holds as well.
         await walker.expect(method, path, op, 413, data=chunks(), headers=as_json)
@@ -192,10 +206,12 @@ async def test_every_operation_refuses_bad_query_parameters(walker: Walker) -> N
         for parameter in op.get("parameters", []):
             if parameter["in"] != "query":
                 continue
-            await walker.expect(method, path, op, 422, params=[(parameter["name"], "1"),
-                                                               (parameter["name"], "2")])
+            await walker.expect(
+                method, path, op, 422, params=[(parameter["name"], "1"), (parameter["name"], "2")]
+            )
             kinds = {parameter["schema"].get("type")} | {
-                s.get("type") for s in parameter["schema"].get("anyOf", [])}
+                s.get("type") for s in parameter["schema"].get("anyOf", [])
+            }
             if kinds & {"integer", "number"}:
                 await walker.expect(method, path, op, 422, params={parameter["name"]: "many"})
                 await walker.expect(method, path, op, 422, params={parameter["name"]: "-5"})
@@ -207,8 +223,11 @@ async def test_every_protected_operation_needs_a_valid_token(walker: Walker) -> 
         if not op["security"]:
             continue
         protected += 1
-        for headers in ({"Authorization": ""}, {"Authorization": "Bearer nonsense"},
-                        {"Authorization": "Basic dXNlcjpwYXNz"}):
+        for headers in (
+            {"Authorization": ""},
+            {"Authorization": "Bearer nonsense"},
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+        ):
             await walker.expect(method, path, op, 401, headers=headers)
     assert protected >= 4
 
@@ -233,9 +252,11 @@ async def test_successful_answers_match_their_documented_schema(
         schema = content["application/json"]["schema"]
         OAS31Validator({**schema, "components": doc["components"]}).validate(instance)
 
-    created = await client.post("/api/v1/teams", json={"name": "Wijkteam Wierden",
-                                                       "municipalities": ["Wierden"]},
-                                headers=admin_headers)
+    created = await client.post(
+        "/api/v1/teams",
+        json={"name": "Wijkteam Wierden", "municipalities": ["Wierden"]},
+        headers=admin_headers,
+    )
     assert created.status == 201
     team = await created.json()
     check(team, "/api/v1/teams", "post", 201)

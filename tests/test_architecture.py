@@ -27,7 +27,11 @@ DOMAIN_PATTERNS: list[str] = CONTRACT["contracts"][0]["source_modules"]
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"],
-        cwd=root, capture_output=True, text=True, timeout=120, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
     )
 
@@ -51,8 +55,9 @@ def test_boundary_check_passes_on_the_tree() -> None:
 def test_boundary_check_fails_when_domain_code_imports_an_adapter(
     tmp_path: Path, module: str, line: str
 ) -> None:
-    shutil.copytree(ROOT / "beeldbel", tmp_path / "beeldbel",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "beeldbel", tmp_path / "beeldbel", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / module
     existing = target.read_text() if target.exists() else '"""A new domain module."""\n'
@@ -76,18 +81,29 @@ def domain_files() -> list[Path]:
 
 
 FORBIDDEN_CALLS = {
-    ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
-    ("time", "time"), ("time", "monotonic"), ("time", "perf_counter"),
-    ("os", "getenv"), ("os", "environ"), ("random", "random"), ("uuid", "uuid4"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+    ("os", "getenv"),
+    ("os", "environ"),
+    ("random", "random"),
+    ("uuid", "uuid4"),
 }
 
 
 def impurities(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if (node.value.id, node.attr) in FORBIDDEN_CALLS:
-                found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in FORBIDDEN_CALLS
+        ):
+            found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
         if isinstance(node, ast.ImportFrom) and node.module in {"time", "random", "os"}:
             found.append(f"from {node.module} import ... (line {node.lineno})")
     return found
@@ -95,8 +111,12 @@ def impurities(source: str) -> list[str]:
 
 def test_domain_modules_are_found() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in domain_files()}
-    assert {"beeldbel/organisation/model.py", "beeldbel/pagination.py",
-            "beeldbel/ratelimit/rules.py", "beeldbel/errors.py"} <= names
+    assert {
+        "beeldbel/organisation/model.py",
+        "beeldbel/pagination.py",
+        "beeldbel/ratelimit/rules.py",
+        "beeldbel/errors.py",
+    } <= names
 
 
 @pytest.mark.parametrize("path", domain_files(), ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -26,8 +27,14 @@ def test_new_team_cleans_names_and_drops_duplicate_municipalities() -> None:
 
 @pytest.mark.parametrize(
     ("name", "municipalities"),
-    [("", ("Losser",)), ("   ", ("Losser",)), ("x" * 121, ("Losser",)), ("Team", ()),
-     ("Team", ("  ",)), ("Team", tuple(f"M{i}" for i in range(31)))],
+    [
+        ("", ("Losser",)),
+        ("   ", ("Losser",)),
+        ("x" * 121, ("Losser",)),
+        ("Team", ()),
+        ("Team", ("  ",)),
+        ("Team", tuple(f"M{i}" for i in range(31))),
+    ],
 )
 def test_unusable_teams_are_refused(name: str, municipalities: tuple[str, ...]) -> None:
     with pytest.raises(InvalidInput):
@@ -60,10 +67,8 @@ def test_cursor_round_trips(moment: datetime, ident: uuid.UUID) -> None:
 
 @given(st.text(max_size=200))
 def test_any_string_decodes_to_a_cursor_or_invalid_input(token: str) -> None:
-    try:
+    with contextlib.suppress(InvalidInput):
         Cursor.decode(token)
-    except InvalidInput:
-        pass
 
 
 def test_error_tree_is_one_family() -> None:

@@ -62,8 +62,11 @@ async def test_same_key_on_another_path_is_refused(
 ) -> None:
     created = await client.post("/api/v1/teams", json=TEAM, headers=keyed(admin_headers, "k-3"))
     team = await created.json()
-    patch = await client.patch(f"/api/v1/teams/{team['id']}", json={"version": 1, "name": "X Y"},
-                               headers=keyed(admin_headers, "k-3"))
+    patch = await client.patch(
+        f"/api/v1/teams/{team['id']}",
+        json={"version": 1, "name": "X Y"},
+        headers=keyed(admin_headers, "k-3"),
+    )
     assert patch.status == 422
     assert (await patch.json())["error"]["code"] == "idempotency_key_reused"
 
@@ -71,7 +74,9 @@ async def test_same_key_on_another_path_is_refused(
 async def test_keys_belong_to_one_principal(client: TestClient) -> None:
     alice = auth(token_for(client, Role.ADMIN, subject="staff:alice"))
     bob = auth(token_for(client, Role.ADMIN, subject="staff:bob"))
-    assert (await client.post("/api/v1/teams", json=TEAM, headers=keyed(alice, "same"))).status == 201
+    assert (
+        await client.post("/api/v1/teams", json=TEAM, headers=keyed(alice, "same"))
+    ).status == 201
     # Bob's request runs for real (and meets Alice's team) instead of replaying her answer.
     bobs = await client.post("/api/v1/teams", json=TEAM, headers=keyed(bob, "same"))
     assert bobs.status == 409
@@ -81,10 +86,12 @@ async def test_keys_belong_to_one_principal(client: TestClient) -> None:
 async def test_concurrent_retries_with_one_key_create_one_team(
     backend: str, client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    responses = await asyncio.gather(*(
-        client.post("/api/v1/teams", json=TEAM, headers=keyed(admin_headers, "burst"))
-        for _ in range(8)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/teams", json=TEAM, headers=keyed(admin_headers, "burst"))
+            for _ in range(8)
+        )
+    )
     assert await team_count(client) == 1
     created = [await r.read() for r in responses if r.status == 201]
     assert created, [r.status for r in responses]
@@ -199,5 +206,5 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(
 
 def test_fixed_clock_refuses_naive_start() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        FixedClock(datetime(2026, 1, 1))  # noqa: DTZ001
+        FixedClock(datetime(2026, 1, 1))
     assert FixedClock(datetime(2026, 1, 1, tzinfo=UTC)).now().tzinfo is UTC

@@ -1,4 +1,5 @@
-"""Acceptance: `alembic upgrade head` works on empty SQLite and PostgreSQL, and matches the models."""
+"""Acceptance: `alembic upgrade head` works on empty SQLite and PostgreSQL databases,
+and the schema it makes matches the models."""
 
 from __future__ import annotations
 
@@ -38,7 +39,12 @@ def alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"BEELDBEL_DATABASE_URL": url}
     return subprocess.run(
         [sys.executable, "-m", "alembic", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -46,6 +52,7 @@ async def differences(url: str) -> list[object]:
     db = Database(url)
     try:
         async with db.engine.connect() as connection:
+
             def diff(sync: Connection) -> list[object]:
                 context = MigrationContext.configure(sync, opts={"compare_type": True})
                 return list(compare_metadata(context, metadata))
@@ -99,6 +106,7 @@ async def test_a_model_change_without_migration_is_detected(
     db = Database(empty_database_url)
     try:
         async with db.engine.connect() as connection:
+
             def diff(sync: Connection) -> list[object]:
                 return list(compare_metadata(MigrationContext.configure(sync), extra))
 

@@ -1,4 +1,6 @@
-"""Settings: built once from BEELDBEL_* variables and an optional TOML file; fail fast and clearly."""
+"""Settings: built once from BEELDBEL_* variables and an optional TOML file.
+
+They fail fast, naming the setting that is wrong."""
 
 from __future__ import annotations
 
@@ -36,7 +38,11 @@ def test_environment_overrides_file_which_overrides_defaults(
     config.write_text('port = 9000\nlog_format = "console"\nhost = "127.0.0.2"\n')
     monkeypatch.setenv("BEELDBEL_PORT", "9100")
     settings = load_settings(config)
-    assert (settings.port, settings.log_format.value, settings.host) == (9100, "console", "127.0.0.2")
+    assert (settings.port, settings.log_format.value, settings.host) == (
+        9100,
+        "console",
+        "127.0.0.2",
+    )
     monkeypatch.setenv("BEELDBEL_CONFIG", str(config))
     monkeypatch.delenv("BEELDBEL_PORT")
     assert load_settings().port == 9000

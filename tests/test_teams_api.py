@@ -12,7 +12,8 @@ from tests.conftest import auth, token_for
 
 async def create(client: TestClient, headers: dict[str, str], name: str, *munis: str) -> dict:
     response = await client.post(
-        "/api/v1/teams", json={"name": name, "municipalities": list(munis) or ["Losser"]},
+        "/api/v1/teams",
+        json={"name": name, "municipalities": list(munis) or ["Losser"]},
         headers=headers,
     )
     assert response.status == 201, await response.text()
@@ -43,7 +44,8 @@ async def test_second_team_with_same_name_conflicts_naming_the_first(
 ) -> None:
     first = await create(client, admin_headers, "Wijkteam Almelo", "Almelo")
     response = await client.post(
-        "/api/v1/teams", json={"name": "wijkteam  ALMELO", "municipalities": ["Almelo"]},
+        "/api/v1/teams",
+        json={"name": "wijkteam  ALMELO", "municipalities": ["Almelo"]},
         headers=admin_headers,
     )
     assert response.status == 409
@@ -55,11 +57,16 @@ async def test_second_team_with_same_name_conflicts_naming_the_first(
 async def test_concurrent_creates_of_one_name_give_one_team(
     backend: str, client: TestClient, admin_headers: dict
 ) -> None:
-    responses = await asyncio.gather(*(
-        client.post("/api/v1/teams", json={"name": "Wijkteam Rijssen", "municipalities": ["Rijssen"]},
-                    headers=admin_headers)
-        for _ in range(8)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/teams",
+                json={"name": "Wijkteam Rijssen", "municipalities": ["Rijssen"]},
+                headers=admin_headers,
+            )
+            for _ in range(8)
+        )
+    )
     statuses = sorted(r.status for r in responses)
     assert statuses == [201] + [409] * 7
     listing = await (await client.get("/api/v1/teams", headers=admin_headers)).json()
@@ -71,12 +78,14 @@ async def test_stale_version_is_refused_and_fresh_one_applies(
 ) -> None:
     team = await create(client, admin_headers, "Wijkteam Oldenzaal", "Oldenzaal")
     url = f"/api/v1/teams/{team['id']}"
-    renamed = await client.patch(url, json={"version": 1, "name": "Wijkteam Oldenzaal-Noord"},
-                                 headers=admin_headers)
+    renamed = await client.patch(
+        url, json={"version": 1, "name": "Wijkteam Oldenzaal-Noord"}, headers=admin_headers
+    )
     assert renamed.status == 200
     assert (await renamed.json())["version"] == 2
-    stale = await client.patch(url, json={"version": 1, "name": "Wijkteam Oldenzaal-Zuid"},
-                               headers=admin_headers)
+    stale = await client.patch(
+        url, json={"version": 1, "name": "Wijkteam Oldenzaal-Zuid"}, headers=admin_headers
+    )
     assert stale.status == 409
     error = (await stale.json())["error"]
     assert error["code"] == "stale_version"
@@ -90,11 +99,14 @@ async def test_concurrent_patches_of_one_version_let_exactly_one_win(
 ) -> None:
     team = await create(client, admin_headers, "Wijkteam Haaksbergen", "Haaksbergen")
     url = f"/api/v1/teams/{team['id']}"
-    responses = await asyncio.gather(*(
-        client.patch(url, json={"version": 1, "name": f"Wijkteam Haaksbergen {i}"},
-                     headers=admin_headers)
-        for i in range(6)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.patch(
+                url, json={"version": 1, "name": f"Wijkteam Haaksbergen {i}"}, headers=admin_headers
+            )
+            for i in range(6)
+        )
+    )
     assert sorted(r.status for r in responses) == [200] + [409] * 5
     current = await (await client.get(url, headers=admin_headers)).json()
     assert current["version"] == 2
@@ -123,7 +135,9 @@ async def test_pages_walk_every_team_once_in_creation_order(
     pages = 0
     while True:
         params = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
-        page = await (await client.get("/api/v1/teams", params=params, headers=admin_headers)).json()
+        page = await (
+            await client.get("/api/v1/teams", params=params, headers=admin_headers)
+        ).json()
         seen += [t["name"] for t in page["items"]]
         pages += 1
         cursor = page["next_cursor"]
@@ -134,7 +148,9 @@ async def test_pages_walk_every_team_once_in_creation_order(
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ0IjoxfQ", "!!!", "e30"])
-async def test_a_forged_cursor_is_a_422(client: TestClient, worker_headers: dict, cursor: str) -> None:
+async def test_a_forged_cursor_is_a_422(
+    client: TestClient, worker_headers: dict, cursor: str
+) -> None:
     response = await client.get("/api/v1/teams", params={"cursor": cursor}, headers=worker_headers)
     assert response.status == 422
     assert (await response.json())["error"]["details"]["field"] == "cursor"

@@ -28,8 +28,9 @@ def keyring(tmp_path: Path) -> Keyring:
 
 @pytest.fixture
 def tokens(keyring: Keyring) -> TokenService:
-    return TokenService(keyring, issuer="beeldbel", audience="beeldbel-api",
-                        lifetime=timedelta(minutes=10))
+    return TokenService(
+        keyring, issuer="beeldbel", audience="beeldbel-api", lifetime=timedelta(minutes=10)
+    )
 
 
 def test_a_token_round_trips_to_the_same_principal(tokens: TokenService) -> None:
@@ -47,8 +48,9 @@ def test_a_token_expires_by_the_services_clock(tokens: TokenService) -> None:
 
 def test_other_audience_or_issuer_is_refused(keyring: Keyring, tokens: TokenService) -> None:
     for issuer, audience in (("beeldbel", "other"), ("other", "beeldbel-api")):
-        foreign = TokenService(keyring, issuer=issuer, audience=audience,
-                               lifetime=timedelta(minutes=10))
+        foreign = TokenService(
+            keyring, issuer=issuer, audience=audience, lifetime=timedelta(minutes=10)
+        )
         with pytest.raises(Unauthenticated):
             tokens.verify(foreign.issue(ALICE, NOW), NOW)
 
@@ -66,18 +68,25 @@ def hs256(payload: dict[str, object], secret: bytes, kid: str) -> str:
 
 
 def claims(**extra: object) -> dict[str, object]:
-    base: dict[str, object] = {"iss": "beeldbel", "aud": "beeldbel-api", "sub": "staff:eve",
-                               "iat": int(NOW.timestamp()), "exp": int(NOW.timestamp()) + 600}
+    base: dict[str, object] = {
+        "iss": "beeldbel",
+        "aud": "beeldbel-api",
+        "sub": "staff:eve",
+        "iat": int(NOW.timestamp()),
+        "exp": int(NOW.timestamp()) + 600,
+    }
     base.update(extra)
     return {k: v for k, v in base.items() if v is not None}
 
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "iss", "aud", "sub"])
-def test_each_required_claim_is_required(keyring: Keyring, tokens: TokenService,
-                                         missing: str) -> None:
+def test_each_required_claim_is_required(
+    keyring: Keyring, tokens: TokenService, missing: str
+) -> None:
     key = keyring.active
-    token = jwt.encode(claims(**{missing: None}), key.private, algorithm="EdDSA",
-                       headers={"kid": key.kid})
+    token = jwt.encode(
+        claims(**{missing: None}), key.private, algorithm="EdDSA", headers={"kid": key.kid}
+    )
     with pytest.raises(Unauthenticated):
         tokens.verify(token, NOW)
 
@@ -91,15 +100,20 @@ def test_unsigned_and_symmetric_tokens_are_refused(keyring: Keyring, tokens: Tok
     from cryptography.hazmat.primitives import serialization
 
     public_pem = keyring.active.public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     forged = hs256(claims(), public_pem, kid)
     with pytest.raises(Unauthenticated):
         tokens.verify(forged, NOW)
 
 
 def test_a_token_signed_by_an_unknown_key_is_refused(tmp_path: Path, tokens: TokenService) -> None:
-    stranger = TokenService(Keyring.load_or_create(tmp_path / "other"), issuer="beeldbel",
-                            audience="beeldbel-api", lifetime=timedelta(minutes=10))
+    stranger = TokenService(
+        Keyring.load_or_create(tmp_path / "other"),
+        issuer="beeldbel",
+        audience="beeldbel-api",
+        lifetime=timedelta(minutes=10),
+    )
     with pytest.raises(Unauthenticated):
         tokens.verify(stranger.issue(ALICE, NOW), NOW)
 
@@ -114,13 +128,20 @@ def test_keys_persist_and_are_private(tmp_path: Path) -> None:
 
 def test_tokens_of_an_older_key_stay_valid_after_a_new_key(tmp_path: Path) -> None:
     directory = tmp_path / "keys"
-    old = TokenService(Keyring.load_or_create(directory), issuer="beeldbel",
-                       audience="beeldbel-api", lifetime=timedelta(minutes=10))
+    old = TokenService(
+        Keyring.load_or_create(directory),
+        issuer="beeldbel",
+        audience="beeldbel-api",
+        lifetime=timedelta(minutes=10),
+    )
     token = old.issue(ALICE, NOW)
     Keyring.create(directory, now=datetime.now(UTC) + timedelta(seconds=1))
     rotated = Keyring.load_or_create(directory)
-    current = TokenService(rotated, issuer="beeldbel", audience="beeldbel-api",
-                           lifetime=timedelta(minutes=10))
+    current = TokenService(
+        rotated, issuer="beeldbel", audience="beeldbel-api", lifetime=timedelta(minutes=10)
+    )
     assert current.verify(token, NOW) == ALICE
-    assert jwt.get_unverified_header(current.issue(ALICE, NOW))["kid"] != \
-        jwt.get_unverified_header(token)["kid"]
+    assert (
+        jwt.get_unverified_header(current.issue(ALICE, NOW))["kid"]
+        != jwt.get_unverified_header(token)["kid"]
+    )

@@ -15,10 +15,10 @@ from beeldbel.ratelimit.stores import RateLimiter
 from beeldbel.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
+CLOCK = web.AppKey("clock", Clock)
 DATABASE = web.AppKey("database", Database)
 TOKENS = web.AppKey("tokens", TokenService)
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)  # type: ignore[type-abstract]
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 TASKS = web.AppKey("background_tasks", BackgroundTasks)

@@ -12,6 +12,7 @@ never leave the process.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
@@ -110,12 +111,11 @@ def status_for(error: BeeldbelError) -> int:
 def response_for_error(error: BeeldbelError | EdgeError) -> web.Response:
     """The answer for an error raised on purpose, by the domain or by the edge."""
     if isinstance(error, EdgeError):
-        return error_response(
-            error.status, error.code, error.message, error.details, error.headers
-        )
+        return error_response(error.status, error.code, error.message, error.details, error.headers)
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(max(1, round(error.retry_after + 0.499)))
+        # Rounded up: a client that waits exactly this long must get through.
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="beeldbel"'
     status = status_for(error)

@@ -45,36 +45,56 @@ def _fingerprint(request: web.Request, body: bytes) -> str:
     return digest.hexdigest()
 
 
-async def _claim(db: Database, owner: str, key: str, fingerprint: str, now: datetime,
-                 keep: timedelta) -> IdempotencyKeyRow | None:
+async def _claim(
+    db: Database, owner: str, key: str, fingerprint: str, now: datetime, keep: timedelta
+) -> IdempotencyKeyRow | None:
     """Claim the key; None if we now own it, else the row that someone else holds."""
     values = {
-        "principal": owner, "key": key, "fingerprint": fingerprint,
+        "principal": owner,
+        "key": key,
+        "fingerprint": fingerprint,
         "locked_until": now + timedelta(seconds=CLAIM_SECONDS),
-        "created_at": now, "expires_at": now + keep,
+        "created_at": now,
+        "expires_at": now + keep,
     }
     insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
     async with db.transaction() as session:
         # An expired row is gone before we try, so an old key can be used afresh.
-        await session.execute(delete(IdempotencyKeyRow).where(
-            IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key,
-            IdempotencyKeyRow.expires_at <= now))
+        await session.execute(
+            delete(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.principal == owner,
+                IdempotencyKeyRow.key == key,
+                IdempotencyKeyRow.expires_at <= now,
+            )
+        )
         result = await session.execute(
             insert(IdempotencyKeyRow).values(**values).on_conflict_do_nothing()
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
             return None
-        row = await session.scalar(select(IdempotencyKeyRow).where(
-            IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key))
+        row = await session.scalar(
+            select(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key
+            )
+        )
         assert row is not None
-        stale_claim = (row.status is None and row.fingerprint == fingerprint
-                       and row.locked_until is not None and row.locked_until <= now)
+        stale_claim = (
+            row.status is None
+            and row.fingerprint == fingerprint
+            and row.locked_until is not None
+            and row.locked_until <= now
+        )
         if stale_claim:
             # The process that claimed it died; take over (only one taker wins).
-            taken = await session.execute(update(IdempotencyKeyRow).where(
-                IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key,
-                IdempotencyKeyRow.locked_until == row.locked_until,
-            ).values(locked_until=now + timedelta(seconds=CLAIM_SECONDS)))
+            taken = await session.execute(
+                update(IdempotencyKeyRow)
+                .where(
+                    IdempotencyKeyRow.principal == owner,
+                    IdempotencyKeyRow.key == key,
+                    IdempotencyKeyRow.locked_until == row.locked_until,
+                )
+                .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS))
+            )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
                 return None
         return row
@@ -82,21 +102,29 @@ async def _claim(db: Database, owner: str, key: str, fingerprint: str, now: date
 
 async def _store(db: Database, owner: str, key: str, response: web.Response) -> None:
     async with db.transaction() as session:
-        await session.execute(update(IdempotencyKeyRow).where(
-            IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key,
-        ).values(
-            status=response.status,
-            content_type=response.content_type,
-            body=bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b"",
-            location=response.headers.get("Location"),
-            locked_until=None,
-        ))
+        await session.execute(
+            update(IdempotencyKeyRow)
+            .where(
+                IdempotencyKeyRow.principal == owner,
+                IdempotencyKeyRow.key == key,
+            )
+            .values(
+                status=response.status,
+                content_type=response.content_type,
+                body=bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b"",
+                location=response.headers.get("Location"),
+                locked_until=None,
+            )
+        )
 
 
 async def _release(db: Database, owner: str, key: str) -> None:
     async with db.transaction() as session:
-        await session.execute(delete(IdempotencyKeyRow).where(
-            IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key))
+        await session.execute(
+            delete(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.principal == owner, IdempotencyKeyRow.key == key
+            )
+        )
 
 
 def _replay(row: IdempotencyKeyRow) -> web.Response:
@@ -104,8 +132,12 @@ def _replay(row: IdempotencyKeyRow) -> web.Response:
     headers = {"Idempotent-Replayed": "true"}
     if row.location:
         headers["Location"] = row.location
-    return web.Response(status=row.status, body=row.body or b"",
-                        content_type=row.content_type or "application/json", headers=headers)
+    return web.Response(
+        status=row.status,
+        body=row.body or b"",
+        content_type=row.content_type or "application/json",
+        headers=headers,
+    )
 
 
 async def run_idempotent(
@@ -116,8 +148,9 @@ async def run_idempotent(
     run: Callable[[], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
     if not KEY_PATTERN.fullmatch(key):
-        raise EdgeError(400, "bad_idempotency_key",
-                        "Idempotency-Key must be 1 to 255 visible ASCII characters")
+        raise EdgeError(
+            400, "bad_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters"
+        )
     app = request.app
     db = app[appkeys.DATABASE]
     now = app[appkeys.CLOCK].now()
@@ -126,12 +159,18 @@ async def run_idempotent(
     held = await _claim(db, owner, key, fingerprint, now, keep)
     if held is not None:
         if held.fingerprint != fingerprint:
-            raise EdgeError(422, "idempotency_key_reused",
-                            "this Idempotency-Key was used for a different request")
+            raise EdgeError(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request",
+            )
         if held.status is None:
-            raise EdgeError(409, "idempotency_in_progress",
-                            "a request with this Idempotency-Key is still being handled",
-                            headers={"Retry-After": "1"})
+            raise EdgeError(
+                409,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being handled",
+                headers={"Retry-After": "1"},
+            )
         return _replay(held)
     try:
         try:
@@ -152,5 +191,6 @@ async def prune_expired(db: Database, now: datetime) -> int:
     """Forget keys past their time; returns how many."""
     async with db.transaction() as session:
         result = await session.execute(
-            delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now))
+            delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now)
+        )
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -28,9 +28,7 @@ def _route_template(request: web.Request) -> str:
 
 
 @web.middleware
-async def request_context_middleware(
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
+async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     route = _route_template(request)
@@ -50,5 +48,11 @@ async def request_context_middleware(
             metrics.requests.labels(request.method, route, str(status)).inc()
             metrics.duration.labels(request.method, route).observe(elapsed)
             # The path without its query string: secrets never travel there, but be sure.
-            log.info("request", method=request.method, route=route, path=request.path,
-                     status=status, duration_ms=round(elapsed * 1000, 2))
+            log.info(
+                "request",
+                method=request.method,
+                route=route,
+                path=request.path,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )

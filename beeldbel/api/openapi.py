@@ -35,8 +35,7 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=REF)
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": where, "required": where == "path" or name in required,
-         "schema": prop}
+        {"name": name, "in": where, "required": where == "path" or name in required, "schema": prop}
         for name, prop in schema.get("properties", {}).items()
     ]
 
@@ -56,20 +55,27 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.query is not None:
         parameters += _parameters(op.query, "query")
     if op.takes_idempotency_key:
-        parameters.append({
-            "name": "Idempotency-Key", "in": "header", "required": False,
-            "description": "Send the same key when retrying; the first answer is replayed.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-        })
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Send the same key when retrying; the first answer is replayed.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
     if parameters:
         doc["parameters"] = parameters
     if op.body is not None:
-        doc["requestBody"] = {"required": True, "content": {JSON: {
-            "schema": {"$ref": REF.format(model=op.body.__name__)}}}}
+        doc["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": REF.format(model=op.body.__name__)}}},
+        }
     success: dict[str, Any] = {"description": op.summary}
     if op.response is not None:
-        success["content"] = {op.media_type: {
-            "schema": {"$ref": REF.format(model=op.response.__name__)}}}
+        success["content"] = {
+            op.media_type: {"schema": {"$ref": REF.format(model=op.response.__name__)}}
+        }
     elif op.media_type != JSON:
         success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}

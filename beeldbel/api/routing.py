@@ -17,6 +17,7 @@ in the same edge logic, in this order:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,12 +34,11 @@ from beeldbel.errors import Forbidden, RateLimited, Unauthenticated
 from beeldbel.identity.model import Principal, PrincipalKind, Role
 from beeldbel.ratelimit.rules import Limit
 
-__all__ = ["Call", "DataClass", "Operation", "Reply", "register"]
+__all__ = ["Call", "DataClass", "Operation", "Reply", "client_address", "register"]
 
 M = TypeVar("M", bound=BaseModel)
 
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
-OPERATION = web.AppKey("operations", tuple)  # the declared operations, for OpenAPI
 
 
 class DataClass(StrEnum):
@@ -135,6 +135,10 @@ class Operation:
         return sorted(statuses)
 
 
+OPERATION: web.AppKey[tuple[Operation, ...]] = web.AppKey("operations")
+"""The operations the app serves, as declared: the source of the OpenAPI document."""
+
+
 def _validation_details(error: ValidationError, where: str) -> dict[str, Any]:
     # The input values are left out on purpose: they may hold personal data.
     return {
@@ -147,12 +151,20 @@ def _validation_details(error: ValidationError, where: str) -> dict[str, Any]:
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
-        raise EdgeError(413, "body_too_large", f"the body may be at most {limit} bytes",
-                        details={"limit": limit})
+        raise EdgeError(
+            413,
+            "body_too_large",
+            f"the body may be at most {limit} bytes",
+            details={"limit": limit},
+        )
     data = await request.content.read(limit + 1)
     if len(data) > limit:
-        raise EdgeError(413, "body_too_large", f"the body may be at most {limit} bytes",
-                        details={"limit": limit})
+        raise EdgeError(
+            413,
+            "body_too_large",
+            f"the body may be at most {limit} bytes",
+            details={"limit": limit},
+        )
     return data
 
 
@@ -163,15 +175,23 @@ def _parse_body(op: Operation, raw: bytes) -> BaseModel:
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
             raise EdgeError(400, "malformed_json", "the body is not valid JSON") from None
-        raise EdgeError(422, "validation_failed", "the body does not match the schema",
-                        details=_validation_details(error, "body")) from None
+        raise EdgeError(
+            422,
+            "validation_failed",
+            "the body does not match the schema",
+            details=_validation_details(error, "body"),
+        ) from None
 
 
 def _parse_query(op: Operation, request: web.Request) -> BaseModel | None:
     if op.query is None:
         if request.query:
-            raise EdgeError(422, "validation_failed", "this operation takes no query parameters",
-                            details={"unknown": sorted(request.query.keys())})
+            raise EdgeError(
+                422,
+                "validation_failed",
+                "this operation takes no query parameters",
+                details={"unknown": sorted(request.query.keys())},
+            )
         return None
     values: dict[str, str] = {}
     for key, value in request.query.items():
@@ -181,8 +201,12 @@ def _parse_query(op: Operation, request: web.Request) -> BaseModel | None:
     try:
         return op.query.model_validate(values)
     except ValidationError as error:
-        raise EdgeError(422, "validation_failed", "the query parameters are not valid",
-                        details=_validation_details(error, "query")) from None
+        raise EdgeError(
+            422,
+            "validation_failed",
+            "the query parameters are not valid",
+            details=_validation_details(error, "query"),
+        ) from None
 
 
 def _parse_path(op: Operation, request: web.Request) -> BaseModel | None:
@@ -194,6 +218,31 @@ def _parse_path(op: Operation, request: web.Request) -> BaseModel | None:
         raise EdgeError(404, "not_found", "no such resource") from None
 
 
+def client_address(request: web.Request) -> str:
+    """The caller's address; behind a trusted reverse proxy, the one it forwarded for.
+
+    X-Forwarded-For is read right to left and the first address that is not a
+    trusted proxy wins, so a client cannot pick its own address by sending the header.
+    """
+    trusted = request.app[appkeys.SETTINGS].trusted_proxies
+    peer = request.remote or "unknown"
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip().strip("[]"))
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not trusted or not is_trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not is_trusted(hop):
+            return hop
+    return peer
+
+
 async def _limit(request: web.Request, scope: str, key: str, limit: Limit) -> None:
     app = request.app
     decision = await app[appkeys.RATE_LIMITER].hit(
@@ -201,8 +250,11 @@ async def _limit(request: web.Request, scope: str, key: str, limit: Limit) -> No
     )
     if not decision.allowed:
         app[appkeys.HTTP_METRICS].rate_limited.labels(scope).inc()
-        raise RateLimited("too many requests; slow down", retry_after=decision.retry_after,
-                          details={"scope": scope})
+        raise RateLimited(
+            "too many requests; slow down",
+            retry_after=decision.retry_after,
+            details={"scope": scope},
+        )
 
 
 def _authenticate(op: Operation, request: web.Request) -> Principal | None:
@@ -236,12 +288,20 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[appkeys.SETTINGS]
         if op.rate_limited:
-            await _limit(request, "address", request.remote or "unknown",
-                         Limit.per_minute(settings.rate_limit_per_address))
+            await _limit(
+                request,
+                "address",
+                client_address(request),
+                Limit.per_minute(settings.rate_limit_per_address),
+            )
         principal = _authenticate(op, request)
         if op.rate_limited and principal is not None:
-            await _limit(request, "principal", principal.subject,
-                         Limit.per_minute(settings.rate_limit_per_principal))
+            await _limit(
+                request,
+                "principal",
+                principal.subject,
+                Limit.per_minute(settings.rate_limit_per_principal),
+            )
         path = _parse_path(op, request)
         query = _parse_query(op, request)
         raw = b""
@@ -258,7 +318,7 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
         key = request.headers.get("Idempotency-Key")
         if op.takes_idempotency_key and key is not None:
-            owner = principal.subject if principal else f"address:{request.remote}"
+            owner = principal.subject if principal else f"address:{client_address(request)}"
             return await run_idempotent(request, owner, key, raw, run)
         return await run()
 

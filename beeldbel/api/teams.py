@@ -86,23 +86,65 @@ async def patch_team(call: Call) -> Reply:
         name=body.name,
         municipalities=tuple(body.municipalities) if body.municipalities is not None else None,
     )
-    team = await call.app[appkeys.TEAMS].change(call.path_as(TeamPath).team_id, changes, body.version)
+    team = await call.app[appkeys.TEAMS].change(
+        call.path_as(TeamPath).team_id, changes, body.version
+    )
     return Reply(TeamOut.of(team))
 
 
 MANAGERS = frozenset({Role.ADMIN, Role.COORDINATOR})
 
 OPERATIONS = (
-    Operation("GET", "/api/v1/teams", list_teams, "listTeams", "List the teams", "teams",
-              DataClass.ORGANISATION, response=TeamPage, query=PageQuery, errors=(422,)),
-    Operation("POST", "/api/v1/teams", create_team, "createTeam", "Create a team", "teams",
-              DataClass.ORGANISATION, response=TeamOut, status=201, body=TeamCreate,
-              roles=frozenset({Role.ADMIN}), errors=(409,)),
-    Operation("GET", "/api/v1/teams/{team_id}", get_team, "getTeam", "One team", "teams",
-              DataClass.ORGANISATION, response=TeamOut, path_params=TeamPath),
-    Operation("PATCH", "/api/v1/teams/{team_id}", patch_team, "changeTeam",
-              "Rename a team or change its municipalities", "teams", DataClass.ORGANISATION,
-              response=TeamOut, body=TeamPatch, path_params=TeamPath, roles=MANAGERS,
-              errors=(409,),
-              description="Send the version you read; a stale version gets 409 stale_version."),
+    Operation(
+        "GET",
+        "/api/v1/teams",
+        list_teams,
+        "listTeams",
+        "List the teams",
+        "teams",
+        DataClass.ORGANISATION,
+        response=TeamPage,
+        query=PageQuery,
+        errors=(422,),
+    ),
+    Operation(
+        "POST",
+        "/api/v1/teams",
+        create_team,
+        "createTeam",
+        "Create a team",
+        "teams",
+        DataClass.ORGANISATION,
+        response=TeamOut,
+        status=201,
+        body=TeamCreate,
+        roles=frozenset({Role.ADMIN}),
+        errors=(409,),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/teams/{team_id}",
+        get_team,
+        "getTeam",
+        "One team",
+        "teams",
+        DataClass.ORGANISATION,
+        response=TeamOut,
+        path_params=TeamPath,
+    ),
+    Operation(
+        "PATCH",
+        "/api/v1/teams/{team_id}",
+        patch_team,
+        "changeTeam",
+        "Rename a team or change its municipalities",
+        "teams",
+        DataClass.ORGANISATION,
+        response=TeamOut,
+        body=TeamPatch,
+        path_params=TeamPath,
+        roles=MANAGERS,
+        errors=(409,),
+        description="Send the version you read; a stale version gets 409 stale_version.",
+    ),
 )

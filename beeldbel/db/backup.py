@@ -16,6 +16,7 @@ from contextlib import closing
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 from beeldbel.db.migrate import alembic_config, upgrade
 from beeldbel.settings import Settings
@@ -67,7 +68,11 @@ def _check(candidate: Path) -> str:
         raise BackupError(f"{candidate} is not a Beeldbel backup (no schema version)")
     revision = str(row[0])
     scripts = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
-    if scripts.get_revision(revision) is None:
+    try:
+        known = scripts.get_revision(revision) is not None
+    except CommandError:  # Alembic raises for a revision it has never heard of
+        known = False
+    if not known:
         raise BackupError(
             f"{candidate} comes from a newer Beeldbel (schema {revision}); upgrade Beeldbel first"
         )

@@ -1,4 +1,7 @@
-"""Access tokens: short-lived JWTs, EdDSA only, with ``kid``, ``exp``, ``iat``, ``iss``, ``aud``, ``sub``."""
+"""Access tokens: short-lived JWTs, EdDSA only.
+
+Every token carries ``kid`` in its header and ``exp``, ``iat``, ``iss``, ``aud``, ``sub``.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ LEEWAY_SECONDS = 30
 
 
 class TokenService:
-    def __init__(self, keyring: Keyring, *, issuer: str, audience: str, lifetime: timedelta) -> None:
+    def __init__(
+        self, keyring: Keyring, *, issuer: str, audience: str, lifetime: timedelta
+    ) -> None:
         self._keyring = keyring
         self._issuer = issuer
         self._audience = audience
@@ -54,8 +59,12 @@ class TokenService:
                 issuer=self._issuer,
                 # Time is checked below against the service's clock, not pyjwt's wall clock,
                 # so that one clock rules every decision (and tests can move it).
-                options={"require": REQUIRED_CLAIMS, "verify_exp": False,
-                         "verify_nbf": False, "verify_iat": False},
+                options={
+                    "require": REQUIRED_CLAIMS,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
             moment = now.timestamp()
             if float(claims["exp"]) + LEEWAY_SECONDS <= moment:

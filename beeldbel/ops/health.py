@@ -34,8 +34,10 @@ async def readyz(call: Call) -> web.StreamResponse:
         checks["database"] = "unreachable"
         checks["migrations"] = "unknown"
     ready = all(value == "ok" for value in checks.values())
-    return json_reply({"status": "ready" if ready else "not_ready", "checks": checks},
-                      status=200 if ready else 503)
+    return json_reply(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status=200 if ready else 503,
+    )
 
 
 async def metrics(call: Call) -> web.StreamResponse:
@@ -51,18 +53,55 @@ async def metrics(call: Call) -> web.StreamResponse:
 
 
 async def openapi(call: Call) -> web.StreamResponse:
-    return json_reply(build_openapi(call.app[OPERATION]))
+    operations = call.app[OPERATION]
+    return json_reply(build_openapi(operations))
 
 
 OPERATIONS = (
-    Operation("GET", "/healthz", healthz, "healthz", "Liveness", "operations",
-              DataClass.NONE, public=True, rate_limited=False),
-    Operation("GET", "/readyz", readyz, "readyz", "Readiness: database and migrations",
-              "operations", DataClass.OPERATIONAL, public=True, rate_limited=False,
-              errors=(503,)),
-    Operation("GET", "/metrics", metrics, "metrics", "Prometheus metrics", "operations",
-              DataClass.OPERATIONAL, public=True, rate_limited=False, errors=(401,),
-              media_type="text/plain"),
-    Operation("GET", "/api/openapi.json", openapi, "openapi", "This document", "operations",
-              DataClass.NONE, public=True),
+    Operation(
+        "GET",
+        "/healthz",
+        healthz,
+        "healthz",
+        "Liveness",
+        "operations",
+        DataClass.NONE,
+        public=True,
+        rate_limited=False,
+    ),
+    Operation(
+        "GET",
+        "/readyz",
+        readyz,
+        "readyz",
+        "Readiness: database and migrations",
+        "operations",
+        DataClass.OPERATIONAL,
+        public=True,
+        rate_limited=False,
+        errors=(503,),
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        metrics,
+        "metrics",
+        "Prometheus metrics",
+        "operations",
+        DataClass.OPERATIONAL,
+        public=True,
+        rate_limited=False,
+        errors=(401,),
+        media_type="text/plain",
+    ),
+    Operation(
+        "GET",
+        "/api/openapi.json",
+        openapi,
+        "openapi",
+        "This document",
+        "operations",
+        DataClass.NONE,
+        public=True,
+    ),
 )

@@ -28,7 +28,10 @@ class HttpMetrics:
             "beeldbel_http_requests_in_flight", "HTTP requests being answered.", registry=registry
         )
         self.rate_limited = Counter(
-            "beeldbel_rate_limited", "Requests refused by a rate limit.", ["scope"], registry=registry
+            "beeldbel_rate_limited",
+            "Requests refused by a rate limit.",
+            ["scope"],
+            registry=registry,
         )
         build = Info("beeldbel_build", "The running version.", registry=registry)
         build.info({"version": __version__})

@@ -50,7 +50,9 @@ def _valid_name(name: str) -> str:
     if not cleaned:
         raise InvalidInput("a team needs a name", details={"field": "name"})
     if len(cleaned) > MAX_NAME:
-        raise InvalidInput(f"a team name has at most {MAX_NAME} characters", details={"field": "name"})
+        raise InvalidInput(
+            f"a team name has at most {MAX_NAME} characters", details={"field": "name"}
+        )
     return cleaned
 
 

@@ -38,8 +38,11 @@ class MemoryRateLimiter:
         self._tats.clear()
 
 
-# The same arithmetic as rules.decide, run atomically inside Redis.
+# The same arithmetic as rules.decide, run atomically inside Redis. Numbers cross the
+# boundary as '%.17g' strings: Lua's tostring keeps only 14 digits, which at epoch
+# magnitudes rounds the TAT to 0.1 ms and makes Redis decide differently from Python.
 _GCRA_LUA = """
+local function exact(x) return string.format('%.17g', x) end
 local tat = tonumber(redis.call('GET', KEYS[1]))
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
@@ -49,12 +52,12 @@ local current = now
 if tat and tat > now then current = tat end
 local allow_at = current - tolerance
 if now < allow_at then
-  return {0, tostring(current), tostring(allow_at - now)}
+  return {0, exact(current), exact(allow_at - now)}
 end
 local new_tat = current + interval
 local ttl_ms = math.ceil((new_tat - now) * 1000) + 1000
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', ttl_ms)
-return {1, tostring(new_tat), '0'}
+redis.call('SET', KEYS[1], exact(new_tat), 'PX', ttl_ms)
+return {1, exact(new_tat), '0'}
 """
 
 
