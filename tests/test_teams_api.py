@@ -165,3 +165,28 @@ async def test_token_for_another_audience_or_kind_is_refused(client: TestClient)
     response = await client.get("/api/v1/teams", headers=auth("not.a.jwt"))
     assert response.status == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_read_only_units_of_work_refuse_writes(backend: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Reads take no write lock on SQLite and are READ ONLY on PostgreSQL: a write fails."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from beeldbel.db.engine import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.transaction(read_only=True) as session:
+            assert await session.scalar(text("SELECT count(*) FROM teams")) == 0
+        if backend == "postgresql":
+            with pytest.raises(DBAPIError, match="read-only"):
+                async with db.transaction(read_only=True) as session:
+                    await session.execute(text("DELETE FROM teams"))
+        else:
+            # A writer holds the lock; a reader still reads at once (WAL), not after it.
+            async with db.transaction() as writer:
+                await writer.execute(text("DELETE FROM teams"))
+                async with db.transaction(read_only=True) as reader:
+                    assert await reader.scalar(text("SELECT count(*) FROM teams")) == 0
+    finally:
+        await db.dispose()

@@ -4,9 +4,11 @@ One unit of work per use case: ``async with db.transaction() as session:`` opens
 session, begins a transaction, commits on success and rolls back on error. A session
 is never shared between tasks.
 
-SQLite runs with WAL, foreign keys on, and ``BEGIN IMMEDIATE`` for every
-transaction: two transactions can never interleave their read-then-write, which is
-how SQLite enforces the same invariants PostgreSQL enforces with constraints.
+SQLite runs with WAL, foreign keys on, and ``BEGIN IMMEDIATE`` for every writing
+transaction: two of them can never interleave their read-then-write, which is how
+SQLite keeps the invariants PostgreSQL keeps with constraints. A unit of work opened
+with ``read_only=True`` begins a plain (deferred) transaction on SQLite, so readers
+never wait for the write lock, and a READ ONLY transaction on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +30,7 @@ from beeldbel.settings import Settings
 __all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "beeldbel_read_only"
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -44,7 +47,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -71,15 +75,15 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit if the block succeeds, roll back if it raises."""
+        options: dict[str, Any] = {READ_ONLY: read_only}
+        if read_only and self.dialect == "postgresql":
+            options["postgresql_readonly"] = True
         async with self._sessions() as session, session.begin():
+            # The options reach the connection before BEGIN is sent (see _on_begin).
+            await session.connection(execution_options=options)
             yield session
-
-    async def ping(self) -> None:
-        """Raise if the database cannot answer a trivial query."""
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

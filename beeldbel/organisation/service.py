@@ -27,11 +27,11 @@ class TeamService:
         return team
 
     async def get(self, team_id: UUID) -> Team:
-        async with self._db.transaction() as session:
+        async with self._db.transaction(read_only=True) as session:
             return await SqlTeamRepository(session).get(team_id)
 
     async def list(self, page: PageRequest) -> Page[Team]:
-        async with self._db.transaction() as session:
+        async with self._db.transaction(read_only=True) as session:
             return await SqlTeamRepository(session).list(page)
 
     async def change(self, team_id: UUID, changes: TeamChanges, expected_version: int) -> Team:
