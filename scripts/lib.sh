@@ -48,7 +48,7 @@ wait_for() {  # wait_for <seconds> <command...>
 }
 
 ensure_postgres() {
-  apt_install postgresql-client
+  command -v pg_isready >/dev/null || apt_install postgresql-client
   if pg_isready -q -h 127.0.0.1 -p 5432; then return 0; fi
   if ! ls /etc/postgresql >/dev/null 2>&1; then
     echo "PostgreSQL is not installed; the data-layer tests need it (see the README)." >&2
@@ -60,7 +60,8 @@ ensure_postgres() {
 }
 
 ensure_redis() {
-  apt_install redis-server redis-tools
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
+    || apt_install redis-server redis-tools
   if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then return 0; fi
   say "starting Redis"
   as_root mkdir -p /var/lib/redis /var/log/redis
