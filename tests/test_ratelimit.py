@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,14 +21,14 @@ from redis.asyncio import Redis
 from beeldbel.app import create_app
 from beeldbel.clock import FixedClock
 from beeldbel.identity.model import Role
-from beeldbel.ratelimit.rules import Decision, Limit, decide
+from beeldbel.ratelimit.rules import Limit, decide
 from beeldbel.ratelimit.stores import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from beeldbel.settings import load_settings
 from tests.conftest import auth, token_for
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_PREFIX = "beeldbel:rl:"  # what RedisRateLimiter.from_url uses, so the app's keys
-T0 = 1_795_942_800.0  # 2026-12-01T09:00:00Z: realistic magnitudes expose precision loss
+T0 = 1_795_942_800.0  # 2026-11-29T09:00:00Z: realistic magnitudes expose precision loss
 
 
 # --- the pure algorithm ---------------------------------------------------------------------
@@ -130,15 +131,24 @@ def test_no_window_ever_admits_more_than_burst_plus_its_share(
             assert in_window <= limit.burst + (allowed[j] - start) / limit.interval + 0.01
 
 
-@given(limit=limits, times=request_times)
-def test_a_request_that_waits_its_retry_after_is_admitted(
-    limit: Limit, times: list[float]
-) -> None:
+# Clock readings as the app makes them: seconds since the epoch, in this century.
+epoch_times = st.tuples(
+    st.floats(min_value=1e9, max_value=4e9),
+    st.lists(st.floats(min_value=0.0, max_value=30.0), min_size=1, max_size=80),
+).map(lambda start_and_gaps: _cumulative(*start_and_gaps))
+
+
+@given(limit=limits, times=epoch_times)
+def test_a_request_that_waits_its_retry_after_is_admitted(limit: Limit, times: list[float]) -> None:
+    # Exact, not approximately: at epoch magnitudes allow_at - now and back is lossless.
     tat: float | None = None
     for now in times:
         decision = decide(limit, tat, now)
         if not decision.allowed:
             assert decide(limit, tat, now + decision.retry_after).allowed
+            # What the Retry-After header says: whole seconds, rounded up, at least one.
+            header = max(1, math.ceil(decision.retry_after))
+            assert decide(limit, tat, now + header).allowed
         tat = decision.tat
 
 
@@ -166,14 +176,30 @@ SCENARIOS = (
     Scenario(
         "jitter_within_the_tolerance",
         Limit(count=10, period=10, burst=3),
-        ((0, True), (0, True), (0, True), (0, False), (1, True), (1, False), (1.5, False),
-         (2, True)),
+        (
+            (0, True),
+            (0, True),
+            (0, True),
+            (0, False),
+            (1, True),
+            (1, False),
+            (1.5, False),
+            (2, True),
+        ),
     ),
     Scenario(
         "idle_time_refills_only_up_to_the_burst",
         Limit(count=60, period=60, burst=3),
-        ((0, True), (0, True), (0, True), (0, False), (100, True), (100, True), (100, True),
-         (100, False)),
+        (
+            (0, True),
+            (0, True),
+            (0, True),
+            (0, False),
+            (100, True),
+            (100, True),
+            (100, True),
+            (100, False),
+        ),
     ),
     Scenario(
         "refused_requests_do_not_push_the_next_slot_back",
@@ -250,7 +276,9 @@ async def test_redis_and_memory_return_identical_decisions(
 
 
 @pytest.mark.redis
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(limit=limits, times=request_times)
 async def test_redis_matches_the_python_algorithm_on_any_sequence(
     redis_limiter: RedisRateLimiter, limit: Limit, times: list[float]
@@ -306,13 +334,17 @@ def api_clock() -> FixedClock:
 
 
 @pytest.fixture
-def make_client(aiohttp_client: Any, tmp_path: Path, database_url: str, api_clock: FixedClock):  # type: ignore[no-untyped-def]
+def make_client(
+    aiohttp_client: Any, tmp_path: Path, database_url: str, api_clock: FixedClock
+) -> Callable[..., Awaitable[TestClient]]:
     async def make(*, server_kwargs: dict[str, Any] | None = None, **overrides: Any) -> TestClient:
-        settings = load_settings(
-            data_dir=tmp_path / "data", database_url=database_url, log_format="console",
+        app_settings = load_settings(
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            log_format="console",
             **overrides,
         )
-        app = create_app(settings, clock=api_clock)
+        app = create_app(app_settings, clock=api_clock)
         client: TestClient = await aiohttp_client(app, server_kwargs=server_kwargs)
         return client
 
@@ -421,7 +453,9 @@ def subject() -> str:
 @pytest.fixture
 async def cleanup_app_keys(redis: Redis, loopback_host: str, subject: str) -> AsyncIterator[None]:
     yield
-    await redis.delete(f"{REDIS_PREFIX}address:{loopback_host}", f"{REDIS_PREFIX}principal:{subject}")
+    await redis.delete(
+        f"{REDIS_PREFIX}address:{loopback_host}", f"{REDIS_PREFIX}principal:{subject}"
+    )
 
 
 @pytest.mark.redis

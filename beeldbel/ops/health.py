@@ -43,8 +43,10 @@ async def readyz(call: Call) -> web.StreamResponse:
 async def metrics(call: Call) -> web.StreamResponse:
     token = call.app[appkeys.SETTINGS].metrics_token
     if token is not None:
-        sent = call.request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), token.encode()):
+        scheme, _, sent = call.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            sent.strip().encode(), token.encode()
+        ):
             return error_response(401, "unauthenticated", "metrics need the metrics token")
     body = generate_latest(call.app[appkeys.REGISTRY])
     response = web.Response(body=body)
