@@ -172,7 +172,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "(settings)"
             env = f"BEELDBEL_{field.upper()}"
-            lines.append(f"  {env}: {error['msg']}")
+            if error["type"] == "extra_forbidden":
+                lines.append(f"  {field!r} (in the config file, or {env}): not a known setting")
+            else:
+                lines.append(f"  {env}: {error['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
     except (ValueError, OSError) as exc:  # e.g. a config file that is not valid TOML
         raise ConfigError(f"invalid configuration: {exc}") from None
@@ -180,7 +183,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 def is_loopback_host(host: str) -> bool:
     """True if binding to ``host`` keeps the service on this machine."""
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

@@ -83,7 +83,7 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Path:
     """Make ``source`` the database of ``settings``' data directory, migrated to the current schema.
 
     Refuses to replace an existing database unless ``force``; a replaced database is
-    kept beside it as ``beeldbel.sqlite3.before-restore-<time>``.
+    kept beside it as ``beeldbel.sqlite3.before-restore-<time>``, with its ``-wal`` file.
     """
     _require_sqlite(settings)
     if not source.is_file():
@@ -96,19 +96,21 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Path:
         raise BackupError(f"{source} is not a Beeldbel backup ({exc})") from None
     target = settings.sqlite_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        if not force:
-            raise BackupError(
-                f"{target} exists; stop the service and restore with --force to replace it"
-            )
+    if target.exists() and not force:
+        raise BackupError(
+            f"{target} exists; stop the service and restore with --force to replace it"
+        )
+    companions = {suffix: Path(f"{target}{suffix}") for suffix in ("-wal", "-shm")}
+    if target.exists() or any(path.exists() for path in companions.values()):
         stamp = f"{target.name}.before-restore-{int(time.time())}"
         aside, count = target.with_name(stamp), 1
         while aside.exists():  # two restores in one second must not lose the first copy
             aside, count = target.with_name(f"{stamp}-{count}"), count + 1
-        target.rename(aside)
+        if target.exists():
+            target.rename(aside)
         # The write-ahead log may hold committed changes: it goes along with its database.
-        for suffix in ("-wal", "-shm"):
-            companion = Path(f"{target}{suffix}")
+        # Left behind, SQLite would replay it into the restored database and corrupt it.
+        for suffix, companion in companions.items():
             if companion.exists():
                 companion.rename(Path(f"{aside}{suffix}"))
     partial = target.with_name(target.name + ".partial")
