@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from beeldbel.api import appkeys, teams
+from beeldbel.api import appkeys, audit, auth, clients, teams
 from beeldbel.api.errors import error_middleware
 from beeldbel.api.idempotency import prune_expired
 from beeldbel.api.middleware import request_context_middleware
 from beeldbel.api.routing import Operation, register
+from beeldbel.api.security import security_middleware
+from beeldbel.audit.service import AuditLog
 from beeldbel.clock import Clock, SystemClock
 from beeldbel.db.engine import Database
 from beeldbel.db.migrate import head_revisions
@@ -26,7 +28,9 @@ from beeldbel.settings import Settings
 
 __all__ = ["OPERATIONS", "create_app"]
 
-OPERATIONS: tuple[Operation, ...] = (*health.OPERATIONS, *teams.OPERATIONS)
+# Each capability's HTTP module offers its operations and the resources it owns.
+MODULES = (health, teams, auth, clients, audit)
+OPERATIONS: tuple[Operation, ...] = tuple(op for module in MODULES for op in module.OPERATIONS)
 
 PRUNE_EVERY_SECONDS = 600.0
 
@@ -35,6 +39,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database.from_settings(app[appkeys.SETTINGS])
     app[appkeys.DATABASE] = db
     app[appkeys.TEAMS] = TeamService(db, app[appkeys.CLOCK])
+    app[appkeys.AUDIT] = AuditLog(db, app[appkeys.CLOCK])
     yield
     await db.dispose()
 
@@ -60,7 +65,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[request_context_middleware, error_middleware],
+        middlewares=[request_context_middleware, security_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[appkeys.SETTINGS] = settings
@@ -77,6 +82,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.HTTP_METRICS] = HttpMetrics(registry)
     app[appkeys.HEAD_REVISIONS] = head_revisions()
     # Order matters: background tasks use the database, so they are torn down first.
-    app.cleanup_ctx.extend([_database, _rate_limiter, _background_tasks])
+    app.cleanup_ctx.extend(
+        [
+            _database,
+            _rate_limiter,
+            *(context for module in MODULES for context in module.CONTEXTS),
+            _background_tasks,
+        ]
+    )
     register(app, OPERATIONS)
     return app

@@ -13,11 +13,14 @@ import structlog
 from aiohttp import web
 
 from beeldbel import __version__
+from beeldbel.audit import cli as audit_cli
 from beeldbel.clock import SystemClock
 from beeldbel.db.backup import BackupError, backup, restore
 from beeldbel.db.engine import Database
 from beeldbel.db.migrate import head_revisions, upgrade
 from beeldbel.demo import seed_demo
+from beeldbel.identity import cli as identity_cli
+from beeldbel.identity.cli import Command
 from beeldbel.ops.logging import configure_logging
 from beeldbel.settings import ConfigError, Settings, is_loopback_host, load_settings
 
@@ -32,7 +35,11 @@ class UsageError(Exception):
     """A command that cannot run as asked; printed without a traceback."""
 
 
-def _parser() -> argparse.ArgumentParser:
+# Capabilities that bring subcommands of their own (``beeldbel user``, ``beeldbel audit``).
+PLUGINS = (identity_cli, audit_cli)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(
         prog="beeldbel",
         description="Beeldbel: video calls, agenda, client files and loaned tablets for wijkteams.",
@@ -60,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("version", help="print the version")
-    return parser
+    handlers: dict[str, Command] = {}
+    for plugin in PLUGINS:
+        handlers.update(plugin.register(commands))
+    return parser, handlers
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -83,7 +93,9 @@ def _seed(settings: Settings) -> None:
             report = await seed_demo(db, SystemClock())
         finally:
             await db.dispose()
-        log.info("demo_seeded", teams_created=report.teams_created)
+        log.info("demo_seeded", teams_created=report.teams_created, clients=report.clients_created)
+        for line in report.sign_in_help:
+            print(line, file=sys.stderr)  # noqa: T201 - for the person at the terminal
 
     asyncio.run(run())
 
@@ -120,7 +132,7 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, handlers: dict[str, Command]) -> int:
     if args.command == "version":
         print(f"beeldbel {__version__}")  # noqa: T201
         return 0
@@ -129,6 +141,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     settings = _settings(args)
     configure_logging(settings)
+    if args.command in handlers:
+        return handlers[args.command](args, settings)
     if args.command == "migrate":
         _migrate(settings)
     elif args.command == "demo":
@@ -144,9 +158,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser, handlers = _parser()
+    args = parser.parse_args(argv)
     try:
-        return _run(args)
+        return _run(args, handlers)
     except (ConfigError, UsageError, BackupError) as exc:
         print(f"beeldbel: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE

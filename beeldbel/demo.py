@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from beeldbel.clientfile.demo import seed_clients
 from beeldbel.clock import Clock
 from beeldbel.db.engine import Database
 from beeldbel.db.tables import TeamRow
 from beeldbel.errors import Conflict
+from beeldbel.identity.demo import seed_staff
 from beeldbel.organisation.model import name_key
 from beeldbel.organisation.service import TeamService
 
@@ -28,6 +30,8 @@ DEMO_TEAMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 @dataclass(frozen=True, slots=True)
 class SeedReport:
     teams_created: int
+    clients_created: int = 0
+    sign_in_help: tuple[str, ...] = ()
 
 
 async def seed_demo(db: Database, clock: Clock) -> SeedReport:
@@ -43,4 +47,11 @@ async def seed_demo(db: Database, clock: Clock) -> SeedReport:
             created += 1
         except Conflict:  # seeded concurrently by another process
             pass
-    return SeedReport(teams_created=created)
+    async with db.transaction(read_only=True) as session:
+        rows = (await session.execute(select(TeamRow.name, TeamRow.id))).all()
+    teams_by_name = {name: team_id for name, team_id in rows}
+    staff = await seed_staff(db, clock, teams_by_name)
+    clients = await seed_clients(db, clock, teams_by_name, staff)
+    return SeedReport(
+        teams_created=created, clients_created=clients, sign_in_help=staff.sign_in_help
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from beeldbel.audit.service import AuditLog
 from beeldbel.clock import Clock
 from beeldbel.db.engine import Database
 from beeldbel.identity.tokens import TokenService
@@ -23,4 +24,5 @@ REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 TASKS = web.AppKey("background_tasks", BackgroundTasks)
 TEAMS = web.AppKey("teams", TeamService)
+AUDIT = web.AppKey("audit", AuditLog)
 HEAD_REVISIONS = web.AppKey("head_revisions", frozenset)

@@ -1,4 +1,4 @@
-"""The outermost middleware: request id, one log line per request, HTTP metrics."""
+"""The outermost middleware: request id and origin, one log line per request, HTTP metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import structlog
 from aiohttp import web
 
 from beeldbel.api import appkeys
+from beeldbel.api.routing import client_address
+from beeldbel.audit.context import RequestOrigin, current_origin
 
 __all__ = ["request_context_middleware"]
 
@@ -36,6 +38,9 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     started = time.perf_counter()
     status = 500
     metrics.in_flight.inc()
+    origin = current_origin.set(
+        RequestOrigin(source=client_address(request), request_id=request_id)
+    )
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         try:
             response = await handler(request)
@@ -48,6 +53,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
             metrics.requests.labels(request.method, route, str(status)).inc()
             metrics.duration.labels(request.method, route).observe(elapsed)
             # The path without its query string: secrets never travel there, but be sure.
+            current_origin.reset(origin)
             log.info(
                 "request",
                 method=request.method,

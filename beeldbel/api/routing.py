@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from beeldbel.access.ledger import tracking
 from beeldbel.api import appkeys
 from beeldbel.api.errors import JSON, EdgeError
 from beeldbel.api.idempotency import run_idempotent
@@ -34,15 +36,29 @@ from beeldbel.errors import Forbidden, RateLimited, Unauthenticated
 from beeldbel.identity.model import Principal, PrincipalKind, Role
 from beeldbel.ratelimit.rules import Limit
 
-__all__ = ["Call", "DataClass", "Operation", "Reply", "client_address", "register"]
+__all__ = [
+    "Call",
+    "CleanupContext",
+    "DataClass",
+    "Operation",
+    "Reply",
+    "client_address",
+    "register",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+log = structlog.get_logger("beeldbel.api")
 
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 
 
 class DataClass(StrEnum):
-    """The class of data an operation touches; client data is audited (NEN 7513)."""
+    """The class of data an operation touches; client data is audited (NEN 7513).
+
+    An operation declaring ``CLIENT`` must reach the data through a grant of the access
+    policy (which writes the audit entry); the edge refuses to answer otherwise.
+    """
 
     NONE = "none"
     OPERATIONAL = "operational"
@@ -91,6 +107,7 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +331,15 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         call = Call(request=request, principal=principal, path=path, query=query, body=body)
 
         async def run() -> web.StreamResponse:
-            return _render(op, await op.handler(call))
+            if op.data is not DataClass.CLIENT:
+                return _render(op, await op.handler(call))
+            with tracking() as grants:
+                response = _render(op, await op.handler(call))
+            if response.status < 400 and not grants:
+                # Fail closed: client data must not leave without a grant (and its audit entry).
+                log.error("client_data_without_grant", operation=op.operation_id)
+                raise RuntimeError(f"{op.operation_id} answered with client data but no grant")
+            return response
 
         key = request.headers.get("Idempotency-Key")
         if op.takes_idempotency_key and key is not None:

@@ -9,13 +9,13 @@ from uuid import UUID
 from pydantic import Field
 
 from beeldbel.api import appkeys
-from beeldbel.api.routing import Call, DataClass, Operation, Reply
+from beeldbel.api.routing import Call, CleanupContext, DataClass, Operation, Reply
 from beeldbel.api.schemas import PageQuery, Request, Response
 from beeldbel.identity.model import Role
 from beeldbel.organisation.model import MAX_MUNICIPALITIES, Team, TeamChanges
 from beeldbel.pagination import Cursor, PageRequest
 
-__all__ = ["OPERATIONS"]
+__all__ = ["CONTEXTS", "OPERATIONS"]
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 Municipality = Annotated[str, Field(min_length=1, max_length=80)]
@@ -93,6 +93,7 @@ async def patch_team(call: Call) -> Reply:
 
 
 MANAGERS = frozenset({Role.ADMIN, Role.COORDINATOR})
+CONTEXTS: tuple[CleanupContext, ...] = ()
 
 OPERATIONS = (
     Operation(

@@ -31,7 +31,7 @@ def head_revisions(url: str = "sqlite+aiosqlite://") -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision``. Blocking: call from a thread in async code."""
     command.upgrade(alembic_config(url), revision)
 
@@ -44,5 +44,5 @@ async def current_revisions(db: Database) -> frozenset[str]:
         return frozenset(await connection.run_sync(_read))
 
 
-async def upgrade_async(url: str, revision: str = "head") -> None:
+async def upgrade_async(url: str, revision: str = "heads") -> None:
     await asyncio.to_thread(upgrade, url, revision)

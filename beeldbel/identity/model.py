@@ -29,6 +29,7 @@ class Principal:
     subject: str
     kind: PrincipalKind
     roles: frozenset[Role] = frozenset()
+    second_factor: bool = False  # signed in with a second factor (TOTP or recovery code)
 
     def has_any(self, roles: frozenset[Role]) -> bool:
         return bool(self.roles & roles)

@@ -41,6 +41,8 @@ class TokenService:
             "exp": int((now + self._lifetime).timestamp()),
             "kind": principal.kind.value,
             "roles": sorted(role.value for role in principal.roles),
+            # RFC 8176 authentication methods: password, plus one-time password if used.
+            "amr": ["pwd", "otp"] if principal.second_factor else ["pwd"],
         }
         return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
 
@@ -75,6 +77,7 @@ class TokenService:
                 subject=str(claims["sub"]),
                 kind=PrincipalKind(claims.get("kind", "staff")),
                 roles=frozenset(Role(role) for role in claims.get("roles", [])),
+                second_factor="otp" in claims.get("amr", []),
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             raise Unauthenticated("the token is not valid") from None

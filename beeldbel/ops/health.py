@@ -10,10 +10,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from beeldbel.api import appkeys
 from beeldbel.api.errors import error_response
 from beeldbel.api.openapi import build_openapi
-from beeldbel.api.routing import OPERATION, Call, DataClass, Operation, json_reply
+from beeldbel.api.routing import (
+    OPERATION,
+    Call,
+    CleanupContext,
+    DataClass,
+    Operation,
+    json_reply,
+)
 from beeldbel.db.migrate import current_revisions
 
-__all__ = ["OPERATIONS"]
+__all__ = ["CONTEXTS", "OPERATIONS"]
 
 
 async def healthz(call: Call) -> web.StreamResponse:
@@ -58,6 +65,8 @@ async def openapi(call: Call) -> web.StreamResponse:
     operations = call.app[OPERATION]
     return json_reply(build_openapi(operations))
 
+
+CONTEXTS: tuple[CleanupContext, ...] = ()
 
 OPERATIONS = (
     Operation(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 01:07:54.093005
+Create Date: 2026-11-29
 """
 
 from __future__ import annotations

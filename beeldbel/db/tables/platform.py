@@ -1,4 +1,4 @@
-"""Every table. Alembic migrations must match this module exactly (a test checks)."""
+"""Tables of the platform: teams and remembered Idempotency-Key answers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,9 @@
+"""Every table, one module per capability. Alembic migrations must match them exactly.
+
+Importing this package registers every table on ``beeldbel.db.base.metadata``.
+"""
+
+from beeldbel.db.tables import audit, clients, identity, platform
+from beeldbel.db.tables.platform import IdempotencyKeyRow, TeamRow
+
+__all__ = ["IdempotencyKeyRow", "TeamRow", "audit", "clients", "identity", "platform"]

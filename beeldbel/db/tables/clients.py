@@ -1,0 +1,3 @@
+"""Tables of the clients capability."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Tables of the identity capability."""
+
+__all__: list[str] = []
