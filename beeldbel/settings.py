@@ -82,6 +82,24 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(
         default=10, ge=1, le=60, description="Lifetime of an access token."
     )
+    refresh_token_days: int = Field(
+        default=14, ge=1, le=90, description="How long a sign-in lasts without activity."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Other origins whose pages may call the API, as JSON: "
+        '["https://intranet.example.nl"]. The service\'s own origin is always allowed.',
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="The audit chain's HMAC key; keep it off the database server. "
+        "Default: keys/audit-hmac.key in the data directory.",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="Where the audit chain head is anchored, outside the database. "
+        "Default: audit-anchor.jsonl in the data directory.",
+    )
     idempotency_hours: int = Field(
         default=24, ge=1, le=24 * 7, description="How long an Idempotency-Key is remembered."
     )
@@ -150,6 +168,14 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.keys_dir / "audit-hmac.key"
+
+    @property
+    def effective_audit_anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchor.jsonl"
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -149,12 +149,15 @@ def token_for(
     *roles: Role,
     subject: str | None = None,
     kind: PrincipalKind = PrincipalKind.STAFF,
+    second_factor: bool = True,
 ) -> str:
     from beeldbel.api import appkeys
 
     app = client.app
     assert app is not None
-    principal = Principal(subject or f"staff:{uuid.uuid4()}", kind, frozenset(roles))
+    principal = Principal(
+        subject or f"staff:{uuid.uuid4()}", kind, frozenset(roles), second_factor=second_factor
+    )
     return app[appkeys.TOKENS].issue(principal, app[appkeys.CLOCK].now())
 
 
