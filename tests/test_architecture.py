@@ -128,3 +128,32 @@ def test_the_purity_check_catches_a_clock_read() -> None:
     source = "from datetime import datetime\n\ndef f():\n    return datetime.now()\n"
     assert impurities(source) == ["datetime.now (line 4)"]
     assert impurities("import os\nx = os.environ['A']\n") == ["os.environ (line 2)"]
+
+
+async def test_a_route_added_around_register_stops_the_app_from_starting(
+    aiohttp_client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    from beeldbel.app import create_app
+
+    async def sneaky(request: web.Request) -> web.Response:
+        return web.Response(text="unvalidated, unauthorized, undeclared")
+
+    app = create_app(settings)
+    app.router.add_get("/api/v1/sneaky", sneaky)
+    with pytest.raises(RuntimeError, match="/api/v1/sneaky is not declared"):
+        await aiohttp_client(app)
+
+
+def test_an_operation_without_a_data_class_is_refused() -> None:
+    from aiohttp import web
+
+    from beeldbel.api.routing import Operation, register
+
+    async def handler(call):  # type: ignore[no-untyped-def]
+        raise AssertionError
+
+    undeclared = Operation("GET", "/x", handler, "x", "x", "test", None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="does not declare the data it touches"):
+        register(web.Application(), [undeclared])

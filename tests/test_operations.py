@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from beeldbel import __version__
 from beeldbel.api import appkeys
+from beeldbel.api.routing import Call, DataClass, Operation, register
 from beeldbel.app import create_app
 from beeldbel.identity.model import Role
 from beeldbel.ops.logging import configure_logging
@@ -224,13 +225,26 @@ async def test_metrics_with_a_token_configured_answer_the_bearer_of_it(
 # --- request ids ---------------------------------------------------------------------------
 
 
+async def boom(call: Call) -> web.StreamResponse:
+    raise RuntimeError("secret internal detail: password=hunter2")
+
+
+BOOM = Operation(
+    "GET",
+    "/test-only/boom",
+    boom,
+    "testBoom",
+    "Always fails",
+    "test",
+    DataClass.NONE,
+    public=True,
+)
+
+
 @pytest.fixture
 async def boom_client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    async def boom(request: web.Request) -> web.StreamResponse:
-        raise RuntimeError("secret internal detail: password=hunter2")
-
     app = create_app(settings)
-    app.router.add_get("/test-only/boom", boom)
+    register(app, [BOOM])
     client: TestClient = await aiohttp_client(app)
     return client
 
@@ -308,11 +322,7 @@ async def json_logged_client(
         data_dir=tmp_path / "data", database_url=database_url, log_format="json"
     )
     app = create_app(settings)
-
-    async def boom(request: web.Request) -> web.StreamResponse:
-        raise RuntimeError("secret internal detail: password=hunter2")
-
-    app.router.add_get("/test-only/boom", boom)
+    register(app, [BOOM])
     client: TestClient = await aiohttp_client(app)
     return client
 

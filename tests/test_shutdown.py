@@ -10,6 +10,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from beeldbel.api import appkeys
+from beeldbel.api.routing import Call, DataClass, Operation, register
 from beeldbel.app import create_app
 from beeldbel.ops.tasks import BackgroundTasks
 from beeldbel.settings import Settings
@@ -31,7 +32,7 @@ async def test_shutdown_finishes_the_in_flight_request_then_cancels_background_t
     handler_started = asyncio.Event()
     probe_started = asyncio.Event()
 
-    async def slow(request: web.Request) -> web.Response:
+    async def slow(call: Call) -> web.Response:
         handler_started.set()
         await asyncio.sleep(1)
         events.append("response ready")
@@ -46,7 +47,22 @@ async def test_shutdown_finishes_the_in_flight_request_then_cancels_background_t
             raise
 
     app = create_app(settings)
-    app.router.add_get("/slow", slow)
+    register(
+        app,
+        [
+            Operation(
+                "GET",
+                "/slow",
+                slow,
+                "testSlow",
+                "Answers after a second",
+                "test",
+                DataClass.NONE,
+                public=True,
+                rate_limited=False,
+            )
+        ],
+    )
     runner = web.AppRunner(app, shutdown_timeout=10)
     await runner.setup()
     cleaned_up = False

@@ -351,8 +351,14 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
 
 def register(app: web.Application, operations: Sequence[Operation]) -> None:
-    """Add every operation to the app's router, refusing duplicates and undeclared data."""
-    seen: set[tuple[str, str]] = set()
+    """Add every operation to the app's router, refusing duplicates and undeclared data.
+
+    The first call also arranges a start-up check: a route that reached the router
+    any other way (``app.router.add_get``) stops the app from starting, so no route
+    escapes validation, authorization and the data-class declaration.
+    """
+    known = app.get(OPERATION, ())
+    seen = {(op.method, op.path) for op in known}
     for op in operations:
         if (op.method, op.path) in seen:
             raise ValueError(f"{op.method} {op.path} is declared twice")
@@ -360,7 +366,23 @@ def register(app: web.Application, operations: Sequence[Operation]) -> None:
             raise ValueError(f"{op.method} {op.path} does not declare the data it touches")
         seen.add((op.method, op.path))
         app.router.add_route(op.method, op.path, _wrap(op), name=op.operation_id)
-    app[OPERATION] = tuple(operations)
+    if not known:
+        app.on_startup.append(_refuse_undeclared_routes)
+    app[OPERATION] = (*known, *operations)
+
+
+async def _refuse_undeclared_routes(app: web.Application) -> None:
+    declared = {(op.method, op.path) for op in app[OPERATION]}
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None or isinstance(resource, web.StaticResource):
+            continue  # static files (the web front end) carry no data
+        if (route.method, resource.canonical) not in declared:
+            raise RuntimeError(
+                f"route {route.method} {resource.canonical} is not declared as an Operation "
+                "(beeldbel.api.routing.register); it would bypass validation, authorization "
+                "and the data-class declaration"
+            )
 
 
 def json_reply(data: Any, status: int = 200) -> web.Response:
