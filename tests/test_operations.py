@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from beeldbel import __version__
 from beeldbel.api import appkeys
 from beeldbel.api.routing import Call, DataClass, Operation, register
+from beeldbel.api.schemas import PageQuery
 from beeldbel.app import create_app
 from beeldbel.identity.model import Role
 from beeldbel.ops.logging import configure_logging
@@ -237,6 +238,7 @@ BOOM = Operation(
     "Always fails",
     "test",
     DataClass.NONE,
+    query=PageQuery,  # takes ?cursor=, so a secret there reaches the handler (and the log test)
     public=True,
 )
 

@@ -28,7 +28,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from beeldbel.access.ledger import tracking
+from beeldbel.access.ledger import found_nothing, tracking
 from beeldbel.api import appkeys
 from beeldbel.api.errors import JSON, EdgeError
 from beeldbel.api.idempotency import run_idempotent
@@ -131,10 +131,12 @@ class Operation:
     errors: tuple[int, ...] = ()  # error statuses beyond those the edge adds itself
     media_type: str = JSON  # of the success response
     description: str = ""
+    # False for answers that must never be stored and replayed (they carry tokens).
+    idempotent_replay: bool = True
 
     @property
     def takes_idempotency_key(self) -> bool:
-        return self.method in {"POST", "PATCH"}
+        return self.idempotent_replay and self.method in {"POST", "PATCH"}
 
     def error_statuses(self) -> list[int]:
         statuses = set(self.errors)
@@ -143,6 +145,8 @@ class Operation:
             statuses.add(429)
         if not self.public:
             statuses.update({401, 403})
+        if self.method not in {"GET", "HEAD"}:
+            statuses.add(403)  # another site's origin, or a cookie request without CSRF token
         if self.path_params is not None:
             statuses.add(404)
         if self.body is not None:
@@ -335,7 +339,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 return _render(op, await op.handler(call))
             with tracking() as grants:
                 response = _render(op, await op.handler(call))
-            if response.status < 400 and not grants:
+                empty = found_nothing()  # an empty search result discloses no client
+            if response.status < 400 and not grants and not empty:
                 # Fail closed: client data must not leave without a grant (and its audit entry).
                 log.error("client_data_without_grant", operation=op.operation_id)
                 raise RuntimeError(f"{op.operation_id} answered with client data but no grant")
