@@ -91,6 +91,15 @@ def pg_template() -> Iterator[str]:
         run_async(drop_pg_database(name))
 
 
+@pytest.fixture(scope="session")
+def spent_pg_databases() -> Iterator[list[str]]:
+    """Per-test PostgreSQL databases still to drop; the last ones go at the session's end."""
+    spent: list[str] = []
+    yield spent
+    for name in spent:
+        run_async(drop_pg_database(name))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Parametrizes a test over both databases; the PostgreSQL run is marked."""
@@ -113,11 +122,15 @@ def database_url(
         yield f"sqlite+aiosqlite:///{target}"
         return
     template = request.getfixturevalue("pg_template")
+    spent: list[str] = request.getfixturevalue("spent_pg_databases")
+    # Drop the databases of earlier tests now, when their apps have surely closed their
+    # connections: dropping at this test's own teardown could come before its app's
+    # (fixture order), and asyncpg then waits 5 s on each connection the drop killed.
+    while spent:
+        run_async(drop_pg_database(spent.pop()))
     name = run_async(create_pg_database(template))
-    try:
-        yield pg_database_url(name)
-    finally:
-        run_async(drop_pg_database(name))
+    spent.append(name)
+    yield pg_database_url(name)
 
 
 @pytest.fixture
