@@ -53,8 +53,7 @@ async def _rate_limiter(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
-    tasks = BackgroundTasks()
-    app[appkeys.TASKS] = tasks
+    tasks = app[appkeys.TASKS]
     db, clock = app[appkeys.DATABASE], app[appkeys.CLOCK]
     tasks.every(
         "prune_idempotency_keys", PRUNE_EVERY_SECONDS, lambda: prune_expired(db, clock.now())
@@ -81,6 +80,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[appkeys.REGISTRY] = registry
     app[appkeys.HTTP_METRICS] = HttpMetrics(registry)
     app[appkeys.HEAD_REVISIONS] = head_revisions()
+    # Made here, not in _background_tasks, so a module's context can start its own tasks;
+    # _background_tasks (the last context) still stops them all first on shutdown.
+    app[appkeys.TASKS] = BackgroundTasks()
     # Order matters: background tasks use the database, so they are torn down first.
     app.cleanup_ctx.extend(
         [

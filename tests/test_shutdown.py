@@ -73,7 +73,7 @@ async def test_shutdown_finishes_the_in_flight_request_then_cancels_background_t
         tasks = app[appkeys.TASKS]
         tasks.start("probe", probe())
         await wait_for(probe_started, "the background task runs")
-        assert sorted(tasks.running) == ["probe", "prune_idempotency_keys"]
+        assert sorted(tasks.running) == ["probe", "prune_idempotency_keys", "seal_audit_log"]
 
         async with aiohttp.ClientSession() as session:
 
