@@ -145,3 +145,48 @@ def test_tokens_of_an_older_key_stay_valid_after_a_new_key(tmp_path: Path) -> No
         jwt.get_unverified_header(current.issue(ALICE, NOW))["kid"]
         != jwt.get_unverified_header(token)["kid"]
     )
+
+
+def test_a_challenge_and_an_access_token_are_never_mistaken_for_each_other(
+    tokens: TokenService,
+) -> None:
+    from beeldbel.identity.tokens import Challenge, ChallengeStage
+
+    challenge = Challenge("staff:alice", ChallengeStage.SECOND_FACTOR, 3)
+    ticket = tokens.issue_challenge(challenge, NOW)
+    assert tokens.verify_challenge(ticket, NOW) == challenge
+    with pytest.raises(Unauthenticated):
+        tokens.verify(ticket, NOW)
+    with pytest.raises(Unauthenticated):
+        tokens.verify_challenge(tokens.issue(ALICE, NOW), NOW)
+    with pytest.raises(Unauthenticated, match="sign in again"):
+        tokens.verify_challenge(ticket, NOW + timedelta(minutes=6))
+
+
+def test_the_session_id_travels_in_the_token(tokens: TokenService) -> None:
+    from dataclasses import replace
+
+    signed_in = replace(ALICE, second_factor=True, session="chain-1")
+    assert tokens.verify(tokens.issue(signed_in, NOW), NOW) == signed_in
+    claims = jwt.decode(tokens.issue(signed_in, NOW), options={"verify_signature": False})
+    assert claims["amr"] == ["pwd", "otp"]
+    assert claims["sid"] == "chain-1"
+
+
+def test_a_running_keyring_learns_a_key_another_process_made(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    running = TokenService(
+        Keyring.load_or_create(directory),
+        issuer="beeldbel",
+        audience="beeldbel-api",
+        lifetime=timedelta(minutes=10),
+    )
+    Keyring.create(directory, now=datetime.now(UTC) + timedelta(seconds=1))
+    restarted = TokenService(
+        Keyring.load_or_create(directory),
+        issuer="beeldbel",
+        audience="beeldbel-api",
+        lifetime=timedelta(minutes=10),
+    )
+    assert running.verify(restarted.issue(ALICE, NOW), NOW) == ALICE
+    assert len(running.keyring.keys) == 2

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, Field
 
 from beeldbel.access.model import Basis, Grant, NetworkRole
-from beeldbel.access.service import AccessService, TeamsOf, no_teams
+from beeldbel.access.service import AccessService, TeamsOf
 from beeldbel.api import appkeys
 from beeldbel.api.routing import Call, CleanupContext, DataClass, Operation, Reply
 from beeldbel.api.schemas import PageQuery, Request, Response
@@ -46,6 +46,7 @@ from beeldbel.clientfile.service import (
     EmergencyAccessService,
     HandoverService,
 )
+from beeldbel.db.repositories import staff
 from beeldbel.db.repositories.clients import CareTeam
 from beeldbel.errors import InvalidInput
 from beeldbel.pagination import Cursor, PageRequest
@@ -69,12 +70,12 @@ CONSENT = web.AppKey("consent", ConsentService)
 EMERGENCY_ACCESS = web.AppKey("emergency_access", EmergencyAccessService)
 HANDOVERS = web.AppKey("handovers", HandoverService)
 TEAMS_OF: web.AppKey[TeamsOf] = web.AppKey("teams_of")
-"""Where staff team membership comes from; set it before the app starts (default: none)."""
+"""Where staff team membership comes from (default: the staff tables); tests may set it."""
 
 
 async def _client_file(app: web.Application) -> AsyncIterator[None]:
     db, clock = app[appkeys.DATABASE], app[appkeys.CLOCK]
-    access = AccessService(db, clock, app[appkeys.AUDIT], app.get(TEAMS_OF, no_teams))
+    access = AccessService(db, clock, app[appkeys.AUDIT], app.get(TEAMS_OF, staff.teams_of))
     app[ACCESS] = access
     app[CLIENTS] = ClientService(db, clock, access)
     app[CONSENT] = ConsentService(db, clock, access)
