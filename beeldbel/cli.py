@@ -21,6 +21,7 @@ from beeldbel.db.migrate import head_revisions, upgrade
 from beeldbel.demo import seed_demo
 from beeldbel.identity import cli as identity_cli
 from beeldbel.identity.cli import Command
+from beeldbel.identity.demo import demo_accounts_with_demo_password
 from beeldbel.ops.logging import configure_logging
 from beeldbel.settings import ConfigError, Settings, is_loopback_host, load_settings
 
@@ -100,6 +101,24 @@ def _seed(settings: Settings) -> None:
     asyncio.run(run())
 
 
+def _refuse_public_demo_accounts(settings: Settings) -> None:
+    async def find() -> list[str]:
+        db = Database.from_settings(settings)
+        try:
+            return await demo_accounts_with_demo_password(db)
+        finally:
+            await db.dispose()
+
+    exposed = asyncio.run(find())
+    if exposed:
+        raise UsageError(
+            f"this database holds demo accounts with the public demo password "
+            f"({', '.join(exposed)}); it refuses to listen on {settings.host!r}. "
+            "Disable them (beeldbel user disable NAME) or give them new passwords "
+            "(beeldbel user reset-password NAME) first, or serve on 127.0.0.1."
+        )
+
+
 def _serve(args: argparse.Namespace) -> None:
     settings = _settings(args, host=args.host, port=args.port)
     if args.demo and not is_loopback_host(settings.host):
@@ -112,6 +131,8 @@ def _serve(args: argparse.Namespace) -> None:
     _migrate(settings)
     if args.demo:
         _seed(settings)
+    elif not is_loopback_host(settings.host):
+        _refuse_public_demo_accounts(settings)
     from beeldbel.app import create_app  # imported late: the CLI starts faster without it
 
     app = create_app(settings)

@@ -228,3 +228,33 @@ def test_serve_demo_on_a_fresh_data_dir_becomes_ready_and_stops_cleanly_on_sigte
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_serve_refuses_a_network_address_while_demo_accounts_keep_the_demo_password(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from beeldbel.db.engine import Database
+    from beeldbel.identity.demo import demo_accounts_with_demo_password
+
+    data = tmp_path / "data"
+    seeded = run_beeldbel("demo", data_dir=data)
+    assert seeded.returncode == 0, seeded.stderr
+    refused = run_beeldbel("serve", "--host", "0.0.0.0", data_dir=data)
+    assert refused.returncode == 2
+    assert "demo accounts with the public demo password" in refused.stderr
+    assert "anouk" in refused.stderr
+
+    async def exposed() -> list[str]:
+        db = Database(f"sqlite+aiosqlite:///{data / 'beeldbel.sqlite3'}")
+        try:
+            return await demo_accounts_with_demo_password(db)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(exposed()) == ["anouk", "daan", "femke", "joost", "ingrid"]
+    for name in ("anouk", "daan", "femke", "joost", "ingrid"):
+        disabled = run_beeldbel("user", "disable", name, data_dir=data)
+        assert disabled.returncode == 0, disabled.stderr
+    assert asyncio.run(exposed()) == []

@@ -21,7 +21,15 @@ from beeldbel.identity.factors import Factors
 from beeldbel.identity.model import Role, StaffUser
 from beeldbel.identity.passwords import Passwords
 
-__all__ = ["DEMO_PASSWORD", "DEMO_STAFF", "DEMO_TEAM", "DemoStaff", "DemoUser", "seed_staff"]
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_STAFF",
+    "DEMO_TEAM",
+    "DemoStaff",
+    "DemoUser",
+    "demo_accounts_with_demo_password",
+    "seed_staff",
+]
 
 DEMO_TEAM = "Wijkteam Hof van Twente"
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 (public on purpose: demo accounts only)
@@ -124,3 +132,23 @@ async def seed_staff(db: Database, clock: Clock, teams: Mapping[str, UUID]) -> D
             continue
         subjects[demo.username] = user.subject
     return DemoStaff(subjects=subjects, sign_in_help=_help())
+
+
+async def demo_accounts_with_demo_password(db: Database) -> list[str]:
+    """Usernames of enabled demo accounts that still have the public demo password.
+
+    ``serve`` refuses to listen beyond this machine while any exist: a database once
+    seeded with demo data must not become reachable with well-known passwords.
+    """
+    passwords = Passwords()
+    exposed: list[str] = []
+    for demo in DEMO_STAFF:
+        async with db.transaction(read_only=True) as session:
+            found = await SqlStaffRepository(session).credentials_by_username(demo.username)
+        if (
+            found is not None
+            and not found.user.disabled
+            and await passwords.verify(found.password_hash, DEMO_PASSWORD)
+        ):
+            exposed.append(demo.username)
+    return exposed
