@@ -17,11 +17,19 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import AwareDatetime, Field
 
-from beeldbel.access.model import Basis, Grant, NetworkRole
+from beeldbel.access.model import Action, Basis, Category, Grant, NetworkRole
 from beeldbel.access.service import AccessService, TeamsOf
 from beeldbel.api import appkeys
-from beeldbel.api.routing import Call, CleanupContext, DataClass, Operation, Reply
+from beeldbel.api.routing import (
+    REPLAY_GUARD,
+    Call,
+    CleanupContext,
+    DataClass,
+    Operation,
+    Reply,
+)
 from beeldbel.api.schemas import PageQuery, Request, Response
+from beeldbel.audit.model import AuditEvent, through
 from beeldbel.clientfile.model import (
     KEEP,
     Address,
@@ -49,6 +57,7 @@ from beeldbel.clientfile.service import (
 from beeldbel.db.repositories import staff
 from beeldbel.db.repositories.clients import CareTeam
 from beeldbel.errors import InvalidInput
+from beeldbel.identity.model import Principal
 from beeldbel.pagination import Cursor, PageRequest
 
 __all__ = [
@@ -81,6 +90,19 @@ async def _client_file(app: web.Application) -> AsyncIterator[None]:
     app[CONSENT] = ConsentService(db, clock, access)
     app[EMERGENCY_ACCESS] = EmergencyAccessService(db, clock, access)
     app[HANDOVERS] = HandoverService(db, clock, access)
+
+    async def reauthorize_replay(
+        principal: Principal, touched: list[tuple[UUID, Category]]
+    ) -> None:
+        # A replayed answer shows client data again: ask the policy again, and audit it.
+        async with access.transaction() as session:
+            for client_id, category in touched:
+                grant = await access.grant(session, principal, client_id, Action.READ, category)
+                await access.audit.append(
+                    session, through(grant, AuditEvent.READ, "idempotent_replay", str(client_id))
+                )
+
+    app[REPLAY_GUARD] = reauthorize_replay
     yield
 
 

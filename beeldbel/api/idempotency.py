@@ -100,7 +100,9 @@ async def _claim(
         return row
 
 
-async def _store(db: Database, owner: str, key: str, response: web.Response) -> None:
+async def _store(
+    db: Database, owner: str, key: str, response: web.Response, clients: list[list[str]] | None
+) -> None:
     async with db.transaction() as session:
         await session.execute(
             update(IdempotencyKeyRow)
@@ -113,6 +115,7 @@ async def _store(db: Database, owner: str, key: str, response: web.Response) -> 
                 content_type=response.content_type,
                 body=bytes(response.body) if isinstance(response.body, (bytes, bytearray)) else b"",
                 location=response.headers.get("Location"),
+                clients=clients,
                 locked_until=None,
             )
         )
@@ -146,7 +149,17 @@ async def run_idempotent(
     key: str,
     body: bytes,
     run: Callable[[], Awaitable[web.StreamResponse]],
+    *,
+    touched: Callable[[], list[list[str]]] | None = None,
+    before_replay: Callable[[list[list[str]]], Awaitable[None]] | None = None,
 ) -> web.StreamResponse:
+    """Run ``run`` once per key; replay its answer to retries.
+
+    ``touched`` names the clients whose data the first answer carried (client id and
+    category); they are stored with it, and ``before_replay`` gets them before every
+    replay, to authorize and audit the disclosure again (NEN 7513: a replay shows client
+    data again, and access may have ended since).
+    """
     if not KEY_PATTERN.fullmatch(key):
         raise EdgeError(
             400, "bad_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters"
@@ -171,6 +184,8 @@ async def run_idempotent(
                 "a request with this Idempotency-Key is still being handled",
                 headers={"Retry-After": "1"},
             )
+        if before_replay is not None:
+            await before_replay(held.clients or [])
         return _replay(held)
     try:
         try:
@@ -183,7 +198,7 @@ async def run_idempotent(
     if response.status >= 500 or not isinstance(response, web.Response):
         await _release(db, owner, key)
     else:
-        await _store(db, owner, key, response)
+        await _store(db, owner, key, response, touched() if touched is not None else None)
     return response
 
 

@@ -23,12 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
+from uuid import UUID
 
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from beeldbel.access.ledger import found_nothing, tracking
+from beeldbel.access.model import Category, Grant
 from beeldbel.api import appkeys
 from beeldbel.api.errors import JSON, EdgeError
 from beeldbel.api.idempotency import run_idempotent
@@ -37,6 +39,7 @@ from beeldbel.identity.model import Principal, PrincipalKind, Role
 from beeldbel.ratelimit.rules import Limit
 
 __all__ = [
+    "REPLAY_GUARD",
     "Call",
     "CleanupContext",
     "DataClass",
@@ -158,6 +161,12 @@ class Operation:
 
 OPERATION: web.AppKey[tuple[Operation, ...]] = web.AppKey("operations")
 """The operations the app serves, as declared: the source of the OpenAPI document."""
+
+
+ReplayGuard = Callable[[Principal, list[tuple[UUID, Category]]], Awaitable[None]]
+REPLAY_GUARD: web.AppKey[ReplayGuard] = web.AppKey("replay_guard")
+"""Re-authorizes (and audits) a replayed answer that carried client data; set by the
+capability that owns the access service. Without it, such replays are refused."""
 
 
 def _validation_details(error: ValidationError, where: str) -> dict[str, Any]:
@@ -334,6 +343,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
             body = _parse_body(op, raw)
         call = Call(request=request, principal=principal, path=path, query=query, body=body)
 
+        used: list[Grant] = []
+
         async def run() -> web.StreamResponse:
             if op.data is not DataClass.CLIENT:
                 return _render(op, await op.handler(call))
@@ -344,12 +355,27 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 # Fail closed: client data must not leave without a grant (and its audit entry).
                 log.error("client_data_without_grant", operation=op.operation_id)
                 raise RuntimeError(f"{op.operation_id} answered with client data but no grant")
+            used.extend(grants)
             return response
 
         key = request.headers.get("Idempotency-Key")
         if op.takes_idempotency_key and key is not None:
             owner = principal.subject if principal else f"address:{client_address(request)}"
-            return await run_idempotent(request, owner, key, raw, run)
+            if op.data is not DataClass.CLIENT:
+                return await run_idempotent(request, owner, key, raw, run)
+
+            def touched() -> list[list[str]]:
+                return [[str(grant.client_id), grant.category.value] for grant in used]
+
+            async def before_replay(clients: list[list[str]]) -> None:
+                guard = request.app.get(REPLAY_GUARD)
+                if guard is None or principal is None:
+                    raise RuntimeError(f"{op.operation_id}: no way to re-authorize a replay")
+                await guard(principal, [(UUID(c), Category(k)) for c, k in clients])
+
+            return await run_idempotent(
+                request, owner, key, raw, run, touched=touched, before_replay=before_replay
+            )
         return await run()
 
     return handle

@@ -44,5 +44,7 @@ class IdempotencyKeyRow(Base):
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     location: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Client data in the answer ([client id, category] pairs): a replay is re-authorized.
+    clients: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
