@@ -63,6 +63,14 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Read-only units of work use the same pool through an engine that carries the
+        # option on every connection (cheaper than setting it per transaction).
+        read_only: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            read_only["postgresql_readonly"] = True
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(**read_only), expire_on_commit=False
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -77,12 +85,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit if the block succeeds, roll back if it raises."""
-        options: dict[str, Any] = {READ_ONLY: read_only}
-        if read_only and self.dialect == "postgresql":
-            options["postgresql_readonly"] = True
-        async with self._sessions() as session, session.begin():
-            # The options reach the connection before BEGIN is sent (see _on_begin).
-            await session.connection(execution_options=options)
+        sessions = self._read_sessions if read_only else self._sessions
+        async with sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
