@@ -163,6 +163,27 @@ async def test_verify_names_an_edited_detail_or_time(
     ]
 
 
+async def test_verify_names_an_entry_changed_into_something_unreadable(
+    db: Database, settings: Settings
+) -> None:
+    """SQLite stores JSON and times as text: an attacker can write what cannot be decoded.
+    Verify still names the entry instead of failing with a traceback."""
+    await write_and_seal(db, settings, 8)
+    await as_attacker(
+        db,
+        "sqlite",
+        "UPDATE audit_entries SET detail = '{not json' WHERE seq = 3",
+        "UPDATE audit_entries SET at = 'yesterday-ish' WHERE seq = 6",
+    )
+    code, output = verify_command(settings)
+    assert code == 1
+    assert output.splitlines() == [
+        f"entry seq 3 (id {await id_of(db, 3)}) was changed",
+        f"entry seq 6 (id {await id_of(db, 6)}) was changed",
+    ]
+    assert "Traceback" not in output
+
+
 async def test_verify_names_deleted_last_entries(
     backend: str, db: Database, settings: Settings
 ) -> None:

@@ -333,6 +333,24 @@ class Verifier:
         self._last = seq
         self._prev_mac = sealed.mac
 
+    def feed_unreadable(self, seq: int, entry_id: int, mac: str) -> None:
+        """An entry whose stored fields cannot even be decoded: it was changed outside
+        Beeldbel. It counts as a changed entry; the chain goes on from its mac."""
+        if seq <= self._last:
+            return
+        self._count += 1
+        if seq != self._last + 1:
+            self._findings.append(
+                Finding(
+                    Problem.MISSING,
+                    f"entries seq {_span(self._last + 1, seq - 1)} are missing: they were deleted",
+                    seq=self._last + 1,
+                )
+            )
+        self._fail(seq, entry_id)
+        self._last = seq
+        self._prev_mac = mac
+
     def _fail(self, seq: int, entry_id: int) -> None:
         if self._runs and self._runs[-1].last == seq - 1:
             run = self._runs[-1]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from beeldbel.audit import chain
@@ -42,6 +43,15 @@ log = structlog.get_logger("beeldbel.audit")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SEAL_BATCH = 500
 VERIFY_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A sealed entry whose stored fields cannot be decoded."""
+
+    seq: int
+    entry_id: int
+    mac: str
 
 
 def entry_values(row: AuditEntryRow) -> chain.Entry:
@@ -182,28 +192,55 @@ class AuditChain:
 
     async def _sealed(
         self, session: AsyncSession, after: int, up_to: int
-    ) -> AsyncIterator[chain.SealedEntry]:
+    ) -> AsyncIterator[chain.SealedEntry | Unreadable]:
         while after < up_to:
-            rows = (
-                (
-                    await session.execute(
-                        select(AuditEntryRow)
-                        .where(AuditEntryRow.seq > after, AuditEntryRow.seq <= up_to)
-                        .order_by(AuditEntryRow.seq)
-                        .limit(VERIFY_BATCH)
-                    )
-                )
-                .scalars()
-                .all()
+            window = (
+                select(AuditEntryRow)
+                .where(AuditEntryRow.seq > after, AuditEntryRow.seq <= up_to)
+                .order_by(AuditEntryRow.seq)
+                .limit(VERIFY_BATCH)
             )
-            if not rows:
+            try:
+                rows = (await session.execute(window)).scalars().all()
+                batch: list[chain.SealedEntry | Unreadable] = [
+                    chain.SealedEntry(seq=row.seq or 0, entry=entry_values(row), mac=row.mac or "")
+                    for row in rows
+                ]
+            except (ValueError, TypeError, StatementError):
+                # Someone wrote what our types cannot decode (bad JSON, a broken time):
+                # read the window row by row to name the entries concerned.
+                batch = await self._one_by_one(session, after, up_to)
+            if not batch:
                 return
-            for row in rows:
-                assert row.seq is not None
-                yield chain.SealedEntry(seq=row.seq, entry=entry_values(row), mac=row.mac or "")
-            last = rows[-1].seq
-            assert last is not None
-            after = last
+            for item in batch:
+                yield item
+            after = batch[-1].seq
+
+    async def _one_by_one(
+        self, session: AsyncSession, after: int, up_to: int
+    ) -> list[chain.SealedEntry | Unreadable]:
+        keys = (
+            await session.execute(
+                select(AuditEntryRow.seq, AuditEntryRow.id, AuditEntryRow.mac)
+                .where(AuditEntryRow.seq > after, AuditEntryRow.seq <= up_to)
+                .order_by(AuditEntryRow.seq)
+                .limit(VERIFY_BATCH)
+            )
+        ).all()
+        batch: list[chain.SealedEntry | Unreadable] = []
+        for seq, entry_id, mac in keys:
+            assert seq is not None  # the query asked for sealed entries only
+            try:
+                row = (
+                    await session.execute(
+                        select(AuditEntryRow).where(AuditEntryRow.id == entry_id),
+                        execution_options={"populate_existing": True},
+                    )
+                ).scalar_one()
+                batch.append(chain.SealedEntry(seq=seq, entry=entry_values(row), mac=mac or ""))
+            except (ValueError, TypeError, StatementError):
+                batch.append(Unreadable(seq=seq, entry_id=entry_id, mac=mac or ""))
+        return batch
 
     @asynccontextmanager
     async def _snapshot(self) -> AsyncIterator[AsyncSession]:
@@ -250,8 +287,11 @@ class AuditChain:
                 anchored_checkpoint=anchors.checkpoint.seq if anchors.checkpoint else 0,
                 anchor_problems=anchors.problems,
             )
-            async for entry in self._sealed(session, 0, max(head.seq, highest or 0)):
-                verifier.feed(entry)
+            async for item in self._sealed(session, 0, max(head.seq, highest or 0)):
+                if isinstance(item, Unreadable):
+                    verifier.feed_unreadable(item.seq, item.entry_id, item.mac)
+                else:
+                    verifier.feed(item)
         return verifier.finish()
 
     # Retention --------------------------------------------------------------------------
