@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from beeldbel.api import appkeys, audit, auth, clients, teams
+from beeldbel.api import web as web_shell
 from beeldbel.api.errors import error_middleware
 from beeldbel.api.idempotency import prune_expired
 from beeldbel.api.middleware import request_context_middleware
@@ -29,7 +30,7 @@ from beeldbel.settings import Settings
 __all__ = ["OPERATIONS", "create_app"]
 
 # Each capability's HTTP module offers its operations and the resources it owns.
-MODULES = (health, teams, auth, clients, audit)
+MODULES = (health, teams, auth, clients, audit, web_shell)
 OPERATIONS: tuple[Operation, ...] = tuple(op for module in MODULES for op in module.OPERATIONS)
 
 PRUNE_EVERY_SECONDS = 600.0
@@ -93,4 +94,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         ]
     )
     register(app, OPERATIONS)
+    web_shell.add_static(app)
     return app

@@ -69,3 +69,20 @@ ensure_redis() {
     --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for 15 sh -c 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG'
 }
+
+# Debian's Chromium for the browser tests. Playwright drives it and never downloads a
+# browser of its own (no `playwright install`).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+# The web shell is plain ES modules and needs no build; npm only brings the test tools
+# (axe-core), pinned by package-lock.json.
+ensure_node_modules() {
+  command -v npm >/dev/null || apt_install npm
+  if [ -f node_modules/axe-core/axe.min.js ] && cmp -s package-lock.json node_modules/.beeldbel-lock
+  then return 0; fi
+  say "installing the web tests' tools (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.beeldbel-lock
+}
