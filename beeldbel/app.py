@@ -94,5 +94,4 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         ]
     )
     register(app, OPERATIONS)
-    web_shell.add_static(app)
     return app

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
@@ -123,12 +122,10 @@ async def test_openapi_document_is_valid_3_1(client: TestClient) -> None:
 async def test_routes_and_openapi_operations_match_exactly(client: TestClient) -> None:
     doc = await openapi(client)
     assert client.app is not None
-    # Static files (the web front end under /static/) carry no data and are no operations:
-    # the start-up check allows them too (beeldbel.api.routing).
     routed = {
         (route.method.lower(), route.resource.canonical)
         for route in client.app.router.routes()
-        if route.resource is not None and not isinstance(route.resource, web.StaticResource)
+        if route.resource is not None
     }
     documented = {(method, path) for method, path, _ in operations(doc)}
     assert routed == documented

@@ -74,15 +74,8 @@ async def test_a_client_data_route_that_skips_the_grant_does_not_answer(
 
 def test_every_route_of_the_app_is_a_declared_operation_with_a_data_class() -> None:
     app = create_app_for_listing()
-    declared = {(op.method, op.path): op for op in app[OPERATION]}
-    # Static files (the web front end under /static/) carry no data and are no operations;
-    # the start-up check allows exactly those (beeldbel.api.routing).
-    routes = {
-        (r.method, r.resource.canonical)
-        for r in app.router.routes()
-        if r.resource and not isinstance(r.resource, web.StaticResource)
-    }
-    assert any(isinstance(r.resource, web.StaticResource) for r in app.router.routes())
+    declared = {(op.method, op.template): op for op in app[OPERATION]}
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
     assert routes == set(declared)
     for op in declared.values():
         assert isinstance(op.data, DataClass)

@@ -8,6 +8,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,10 +120,28 @@ async def test_static_files_stay_inside_web(client: TestClient) -> None:
         "/static/i18n/",
         "/static/../pyproject.toml",
         "/static/%2e%2e/README.md",
+        "/static/i18n/%2e%2e/%2e%2e/pyproject.toml",
+        "/static/.hidden.js",
+        "/static/README.md",  # web/README.md exists, but is not something the browser needs
+        "/static/nope.js",
     ):
         response = await client.get(path)
-        assert response.status in {403, 404}, path
+        assert response.status == 404, path
         assert "Content-Security-Policy" in response.headers
-    missing = await client.get("/static/nope.js")
-    assert missing.status == 404
-    assert "Content-Security-Policy" in missing.headers
+        if path.startswith("/static/") and path != "/static/":
+            body = await response.json()
+            assert body["error"]["code"] == "not_found", path
+
+
+def test_resolve_static_never_leaves_the_web_directory(tmp_path: Path) -> None:
+    from beeldbel.api.web import resolve_static
+    from beeldbel.errors import NotFound
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "app.js").write_text("//")
+    (tmp_path / "secret.js").write_text("//")
+    assert resolve_static("app.js", tmp_path / "web") == (tmp_path / "web" / "app.js").resolve()
+    (tmp_path / "web" / "link.js").symlink_to(tmp_path / "secret.js")
+    for path in ("../secret.js", "link.js", "a//b.js", "./app.js", "app.js/"):
+        with pytest.raises(NotFound):
+            resolve_static(path, tmp_path / "web")

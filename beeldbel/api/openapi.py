@@ -99,7 +99,7 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
     statuses = sorted({s for op in operations for s in op.error_statuses()})
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+        paths.setdefault(op.template, {})[op.method.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {

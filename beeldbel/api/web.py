@@ -1,9 +1,9 @@
-"""The web shell: ``GET /`` serves ``web/index.html``; ``/static/`` serves ``web/`` as it is.
+"""The web shell: ``GET /`` serves ``web/index.html``; ``GET /static/{path}`` serves ``web/``.
 
 The front end is plain ES modules (no bundler, no build step): what is in ``web/`` is
 what the browser gets. Pages are hash routes (``/#/account``), so the server needs no
-route per page. Static files carry no data; the start-up check allows them
-(``web.StaticResource``), and they get the same security headers as every answer.
+route per page. Both routes are declared operations like every other: a file that is not
+there is a 404 in the one error shape, and paths cannot leave ``web/``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import Field
 
 from beeldbel.api.routing import Call, CleanupContext, DataClass, Operation
+from beeldbel.api.schemas import Request
+from beeldbel.errors import NotFound
 
-__all__ = ["CONTEXTS", "OPERATIONS", "STATIC_PREFIX", "WEB_DIR", "add_static"]
+__all__ = ["CONTEXTS", "OPERATIONS", "WEB_DIR"]
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
-STATIC_PREFIX = "/static/"
+SERVED_SUFFIXES = frozenset({".html", ".js", ".css", ".json", ".svg", ".png", ".ico", ".woff2"})
+
+
+class StaticPath(Request):
+    path: str = Field(min_length=1, max_length=200)
 
 
 async def index(call: Call) -> web.StreamResponse:
@@ -27,9 +34,26 @@ async def index(call: Call) -> web.StreamResponse:
     return response
 
 
-def add_static(app: web.Application) -> None:
-    """Serve ``web/`` under ``/static/`` (no directory listings, no symlinks out)."""
-    app.router.add_static(STATIC_PREFIX, WEB_DIR, name="static", show_index=False)
+def resolve_static(path: str, root: Path = WEB_DIR) -> Path:
+    """The file under ``root`` that ``path`` names; NotFound for anything else
+    (missing files, directories, ``..``, hidden files, other kinds of file)."""
+    parts = path.split("/")
+    if any(part in {"", ".", ".."} or part.startswith(".") for part in parts):
+        raise NotFound("no such file")
+    candidate = root.joinpath(*parts).resolve()
+    if (
+        not candidate.is_relative_to(root.resolve())
+        or not candidate.is_file()
+        or candidate.suffix not in SERVED_SUFFIXES
+    ):
+        raise NotFound("no such file")
+    return candidate
+
+
+async def static(call: Call) -> web.StreamResponse:
+    response = web.FileResponse(resolve_static(call.path_as(StaticPath).path))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 CONTEXTS: tuple[CleanupContext, ...] = ()
@@ -46,5 +70,18 @@ OPERATIONS = (
         public=True,
         rate_limited=False,
         media_type="text/html",
+    ),
+    Operation(
+        "GET",
+        "/static/{path:.+}",
+        static,
+        "webAsset",
+        "A file of the web interface (scripts, styles, catalogs)",
+        "web",
+        DataClass.NONE,
+        path_params=StaticPath,
+        public=True,
+        rate_limited=False,
+        media_type="application/octet-stream",
     ),
 )

@@ -23,7 +23,10 @@ def configure_logging(settings: Settings) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_format is LogFormat.JSON
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: the rich default prints local variables, which may hold secrets.
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
