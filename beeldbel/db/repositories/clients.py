@@ -50,6 +50,7 @@ from beeldbel.clientfile.model import (
     name_key,
     require_open,
 )
+from beeldbel.db.paging import in_creation_order, next_cursor, split_page
 from beeldbel.db.tables.clients import (
     CareTeamMemberRow,
     ClientRow,
@@ -59,7 +60,7 @@ from beeldbel.db.tables.clients import (
     NetworkMemberRow,
 )
 from beeldbel.errors import Conflict, InvalidInput, InvalidTransition, NotFound, StaleVersion
-from beeldbel.pagination import Cursor, Page, PageRequest
+from beeldbel.pagination import Page, PageRequest
 
 __all__ = [
     "CareTeam",
@@ -778,23 +779,11 @@ class SqlAccessFacts:
 
     async def handovers_of(self, subject: str, page: PageRequest) -> Page[HandoverRecord]:
         """Handovers from or to ``subject``, oldest first."""
-        query = (
-            select(HandoverRow)
-            .where(or_(HandoverRow.from_subject == subject, HandoverRow.to_subject == subject))
-            .order_by(HandoverRow.created_at, HandoverRow.id)
-            .limit(page.limit + 1)
+        mine = select(HandoverRow).where(
+            or_(HandoverRow.from_subject == subject, HandoverRow.to_subject == subject)
         )
-        if page.after is not None:
-            query = query.where(
-                or_(
-                    HandoverRow.created_at > page.after.created_at,
-                    and_(
-                        HandoverRow.created_at == page.after.created_at,
-                        HandoverRow.id > page.after.id,
-                    ),
-                )
-            )
-        rows = (await self._session.scalars(query)).all()
+        query = in_creation_order(mine, HandoverRow.created_at, HandoverRow.id, page)
+        rows, more = split_page((await self._session.scalars(query)).all(), page)
         items = tuple(
             HandoverRecord(
                 id=row.id,
@@ -805,11 +794,10 @@ class SqlAccessFacts:
                 created_by=row.created_by,
                 created_at=row.created_at,
             )
-            for row in rows[: page.limit]
+            for row in rows
         )
-        more = len(rows) > page.limit
-        next_cursor = Cursor(items[-1].created_at, items[-1].id).encode() if more else None
-        return Page(items=items, next_cursor=next_cursor)
+        cursor = next_cursor(items[-1].created_at, items[-1].id, more) if items else None
+        return Page(items=items, next_cursor=cursor)
 
 
 async def team_of_client(session: AsyncSession, client_id: UUID) -> UUID:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from beeldbel.db.paging import in_creation_order, next_cursor, split_page
 from beeldbel.db.tables import TeamRow
 from beeldbel.db.tables.identity import (
     RecoveryCodeRow,
@@ -36,7 +37,7 @@ from beeldbel.identity.model import (
     username_key,
 )
 from beeldbel.identity.rules import ThrottleState
-from beeldbel.pagination import Cursor, Page, PageRequest
+from beeldbel.pagination import Page, PageRequest
 
 __all__ = [
     "Credentials",
@@ -205,28 +206,14 @@ class SqlStaffRepository:
         )
 
     async def list(self, page: PageRequest) -> Page[StaffUser]:
-        query = (
-            select(StaffUserRow)
-            .order_by(StaffUserRow.created_at, StaffUserRow.id)
-            .limit(page.limit + 1)
+        query = in_creation_order(
+            select(StaffUserRow), StaffUserRow.created_at, StaffUserRow.id, page
         )
-        if page.after is not None:
-            query = query.where(
-                or_(
-                    StaffUserRow.created_at > page.after.created_at,
-                    and_(
-                        StaffUserRow.created_at == page.after.created_at,
-                        StaffUserRow.id > page.after.id,
-                    ),
-                )
-            )
-        rows = (await self._session.scalars(query)).all()[: page.limit + 1]
-        more = len(rows) > page.limit
-        rows = rows[: page.limit]
+        rows, more = split_page((await self._session.scalars(query)).all(), page)
         teams = await self._teams(r.id for r in rows)
         users = tuple(self._user(r, teams[r.id]) for r in rows)
-        next_cursor = Cursor(users[-1].created_at, users[-1].id).encode() if more else None
-        return Page(items=users, next_cursor=next_cursor)
+        cursor = next_cursor(users[-1].created_at, users[-1].id, more) if users else None
+        return Page(items=users, next_cursor=cursor)
 
     async def _change(self, user_id: UUID, expected_version: int | None, **values: object) -> int:
         """Apply ``values`` and move the version on; returns the new version."""

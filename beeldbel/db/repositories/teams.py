@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from beeldbel.db.paging import in_creation_order, next_cursor, split_page
 from beeldbel.db.tables import TeamRow
 from beeldbel.errors import Conflict, NotFound, StaleVersion
 from beeldbel.organisation.model import Team, name_key
-from beeldbel.pagination import Cursor, Page, PageRequest
+from beeldbel.pagination import Page, PageRequest
 
 __all__ = ["SqlTeamRepository"]
 
@@ -65,19 +66,11 @@ class SqlTeamRepository:
         return _to_team(row)
 
     async def list(self, page: PageRequest) -> Page[Team]:
-        query = select(TeamRow).order_by(TeamRow.created_at, TeamRow.id).limit(page.limit + 1)
-        if page.after is not None:
-            query = query.where(
-                or_(
-                    TeamRow.created_at > page.after.created_at,
-                    and_(TeamRow.created_at == page.after.created_at, TeamRow.id > page.after.id),
-                )
-            )
-        rows = (await self._session.scalars(query)).all()
-        teams = tuple(_to_team(row) for row in rows[: page.limit])
-        more = len(rows) > page.limit
-        next_cursor = Cursor(teams[-1].created_at, teams[-1].id).encode() if more else None
-        return Page(items=teams, next_cursor=next_cursor)
+        query = in_creation_order(select(TeamRow), TeamRow.created_at, TeamRow.id, page)
+        rows, more = split_page((await self._session.scalars(query)).all(), page)
+        teams = tuple(_to_team(row) for row in rows)
+        cursor = next_cursor(teams[-1].created_at, teams[-1].id, more) if teams else None
+        return Page(items=teams, next_cursor=cursor)
 
     async def update(self, team: Team, expected_version: int) -> None:
         statement = (
