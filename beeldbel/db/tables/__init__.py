@@ -3,7 +3,7 @@
 Importing this package registers every table on ``beeldbel.db.base.metadata``.
 """
 
-from beeldbel.db.tables import audit, clients, identity, platform
+from beeldbel.db.tables import audit, clients, identity, platform, scheduling
 from beeldbel.db.tables.platform import IdempotencyKeyRow, TeamRow
 
-__all__ = ["IdempotencyKeyRow", "TeamRow", "audit", "clients", "identity", "platform"]
+__all__ = ["IdempotencyKeyRow", "TeamRow", "audit", "clients", "identity", "platform", "scheduling"]
