@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(
         default=10, ge=1, le=60, description="Lifetime of an access token."
     )
+    agenda_horizon_days: int = Field(
+        default=365,
+        ge=28,
+        le=1100,
+        description="How far ahead a recurring appointment is booked (a job extends it).",
+    )
     refresh_token_days: int = Field(
         default=14, ge=1, le=90, description="How long a sign-in lasts without activity."
     )

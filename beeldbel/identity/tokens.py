@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 import jwt
 
@@ -23,8 +24,10 @@ from beeldbel.identity.model import Principal, PrincipalKind, Role
 __all__ = [
     "ALGORITHM",
     "CHALLENGE_LIFETIME",
+    "JOIN_LIFETIME",
     "Challenge",
     "ChallengeStage",
+    "JoinPass",
     "TokenService",
 ]
 
@@ -32,6 +35,7 @@ ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 LEEWAY_SECONDS = 30
 CHALLENGE_LIFETIME = timedelta(minutes=5)
+JOIN_LIFETIME = timedelta(minutes=10)
 
 
 class ChallengeStage(StrEnum):
@@ -46,6 +50,19 @@ class Challenge:
     version: int  # the account's version when issued: any change to the account voids it
 
 
+@dataclass(frozen=True, slots=True)
+class JoinPass:
+    """What a join token allows: one participant into one appointment, nothing else."""
+
+    appointment_id: UUID
+    participant_id: UUID
+    role: str  # worker, client or guest
+
+    @property
+    def subject(self) -> str:
+        return f"participant:{self.participant_id}"
+
+
 class TokenService:
     def __init__(
         self, keyring: Keyring, *, issuer: str, audience: str, lifetime: timedelta
@@ -54,6 +71,7 @@ class TokenService:
         self._issuer = issuer
         self._audience = audience
         self._challenge_audience = f"{audience}:sign-in"
+        self._join_audience = f"{audience}:join"
         self._lifetime = lifetime
 
     @property
@@ -100,6 +118,32 @@ class TokenService:
             {"stage": challenge.stage.value, "ver": challenge.version, "jti": secrets.token_hex(8)}
         )
         return self._sign(claims)
+
+    def issue_join(
+        self, grant: JoinPass, now: datetime, lifetime: timedelta = JOIN_LIFETIME
+    ) -> str:
+        """A join token: its own audience, so it is never an access token and never a
+        challenge; scoped to one appointment and one participant."""
+        claims = self._base(grant.subject, self._join_audience, now, lifetime)
+        claims.update({"apt": str(grant.appointment_id), "role": grant.role})
+        return self._sign(claims)
+
+    def verify_join(self, token: str, now: datetime) -> JoinPass:
+        try:
+            claims = self._decode(token, self._join_audience, now)
+            kind, _, participant = str(claims["sub"]).partition(":")
+            if kind != "participant":
+                raise ValueError("sub")
+            return JoinPass(
+                appointment_id=UUID(str(claims["apt"])),
+                participant_id=UUID(participant),
+                role=str(claims["role"]),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, Unauthenticated):
+            raise Unauthenticated(
+                "the join token is not valid; open your invitation link again",
+                details={"reason": "join_token_invalid"},
+            ) from None
 
     def _decode(self, token: str, audience: str, now: datetime) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)

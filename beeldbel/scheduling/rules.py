@@ -9,6 +9,7 @@ weekly 10:00 that stays 10:00 across daylight-saving changes) happens in
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -73,6 +74,7 @@ MAX_OCCURRENCES: Final = 800  # more than fifteen years of weekly check-ins
 MAX_RULE: Final = 300
 MAX_HOURS_PER_DAY: Final = 4  # windows per weekday (a split shift, say)
 ALLOWED_FREQUENCIES: Final = frozenset({"DAILY", "WEEKLY", "MONTHLY"})
+_BYDAY: Final = re.compile(r"[+-]?[1-5]?(MO|TU|WE|TH|FR|SA|SU)")  # a month has five of a day
 
 
 def _clean(text: str) -> str:
@@ -365,6 +367,15 @@ def parse_rule(text: str) -> str:
         raise InvalidInput(
             f"a series has at most {MAX_OCCURRENCES} occurrences", details={"field": "rrule"}
         )
+    if count is not None and "UNTIL" in parts:
+        raise InvalidInput(
+            "a series ends by COUNT or by UNTIL, not both", details={"field": "rrule"}
+        )
+    interval = parts.get("INTERVAL")
+    if interval is not None and not (interval.isascii() and interval.isdigit() and int(interval)):
+        raise InvalidInput("INTERVAL is a positive whole number", details={"field": "rrule"})
+    if "BYDAY" in parts and not all(_BYDAY.fullmatch(d) for d in parts["BYDAY"].split(",")):
+        raise InvalidInput("not a recurrence rule: BYDAY", details={"field": "rrule"})
     try:
         rrulestr(cleaned, dtstart=datetime(2000, 1, 3, tzinfo=UTC))
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
@@ -433,7 +444,7 @@ def split_series(
             raise InvalidInput("the series has ended before then", details={"field": "scope"})
         text = ";".join(
             f"COUNT={remaining}" if part.startswith("COUNT=") else part
-            for part in recurrence.rule.split(";")
+            for part in parse_rule(recurrence.rule).split(";")
         )
     after = Recurrence(
         rule=text,
@@ -549,10 +560,12 @@ def join_verdict(appointment: Appointment, participant: Participant, now: dateti
     joins for that item's slot; everyone else for the appointment's time. The lobby opens
     :data:`LOBBY_LEAD` before and the link works until :data:`JOIN_GRACE` after."""
     starts_at, ends_at = appointment.starts_at, appointment.ends_at
+    own_slot = False  # an item's slot: a meeting already going on does not let them in early
     if participant.item_id is not None:
         item = next((i for i in appointment.items if i.id == participant.item_id), None)
         if item is not None and item.starts_at is not None and item.ends_at is not None:
             starts_at, ends_at = item.starts_at, item.ends_at
+            own_slot = True
     opens_at, closes_at = starts_at - LOBBY_LEAD, ends_at + JOIN_GRACE
     state = JoinState.OPEN
     if appointment.status is Status.CANCELLED:
@@ -561,6 +574,6 @@ def join_verdict(appointment: Appointment, participant: Participant, now: dateti
         state = JoinState.NOT_A_CALL
     elif appointment.status in (Status.COMPLETED, Status.NO_SHOW) or now >= closes_at:
         state = JoinState.ENDED
-    elif now < opens_at and appointment.status is Status.PLANNED:
+    elif now < opens_at and (own_slot or appointment.status is Status.PLANNED):
         state = JoinState.EARLY
     return JoinVerdict(state, opens_at, closes_at)
