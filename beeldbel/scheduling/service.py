@@ -341,7 +341,7 @@ class AgendaService:
                 created_at=now,
                 updated_at=now,
                 title=draft.title,
-                client_id=draft.client_id if draft.kind is not Kind.CASE_MEETING else None,
+                client_id=draft.client_id,
                 participants=self._participants(draft, items),
                 items=items,
                 outside_hours=False,
