@@ -83,7 +83,8 @@ async def test_a_check_in_lands_in_the_workers_agenda_with_the_clients_name(
 ) -> None:
     created = await book(world, client_id=client_id, title="Wekelijks contact")
     appointment = created["appointment"]
-    assert created["occurrences"] == 1 and created["series_id"] is None
+    assert created["occurrences"] == 1
+    assert created["series_id"] is None
     assert appointment["client"] == {"id": client_id, "name": "Gerrit Nijhuis"}
     assert appointment["status"] == "planned"
     assert appointment["lobby_opens_at"] == at(days=1, minutes=-15).replace("+00:00", "Z")
@@ -121,7 +122,8 @@ async def test_a_worker_outside_the_care_team_and_team_is_refused_and_that_is_au
     )
     assert response.status == 403
     denied = await world.audit(event="access_denied", actor=subject("olaf"))
-    assert denied and denied[-1].client_id == UUID(client_id)
+    assert denied
+    assert denied[-1].client_id == UUID(client_id)
     # Nor can Olaf book Anouk's client.
     await book(world, by="olaf", expect=403, client_id=client_id, team_id=str(world.home))
 
@@ -199,10 +201,11 @@ async def test_next_weeks_occurrence_turns_into_a_visit_and_the_rest_stays_a_cal
     world: World, client_id: str
 ) -> None:
     await book(world, client_id=client_id, recurrence={"rrule": "FREQ=WEEKLY;COUNT=3"})
-    first, second, third = await agenda(world, at(), at(days=21))
+    _first, second, _third = await agenda(world, at(), at(days=21))
     status, changed = await patch(world, second, kind="visit")
     assert status == 200, changed
-    assert changed["kind"] == "visit" and changed["detached"] is True
+    assert changed["kind"] == "visit"
+    assert changed["detached"] is True
     assert changed["version"] == second["version"] + 1
     assert [a["kind"] for a in await agenda(world, at(), at(days=21))] == [
         "checkin",
@@ -211,10 +214,12 @@ async def test_next_weeks_occurrence_turns_into_a_visit_and_the_rest_stays_a_cal
     ]
     # And back into a call.
     status, back = await patch(world, changed, kind="checkin")
-    assert status == 200 and back["kind"] == "checkin"
+    assert status == 200
+    assert back["kind"] == "checkin"
     # A stale version is refused.
     status, stale = await patch(world, second, kind="visit")
-    assert status == 409 and stale["error"]["code"] == "stale_version"
+    assert status == 409
+    assert stale["error"]["code"] == "stale_version"
 
 
 async def test_this_and_following_moves_the_rest_of_the_series_and_keeps_the_links(
@@ -266,7 +271,7 @@ async def test_the_horizon_job_extends_a_series_and_books_each_occurrence_once(
     world: World, client_id: str
 ) -> None:
     await book(world, client_id=client_id, recurrence={"rrule": "FREQ=WEEKLY"})
-    service = world.app["agenda"] if "agenda" in world.app else None
+    service = world.app.get("agenda", None)
     from beeldbel.api.agenda import AGENDA
 
     service = world.app[AGENDA]
@@ -304,13 +309,15 @@ async def test_an_overlapping_appointment_is_refused_naming_the_one_in_the_way(
     )
 
 
-async def test_the_same_client_cannot_be_booked_twice_at_once(
-    world: World, client_id: str
-) -> None:
+async def test_the_same_client_cannot_be_booked_twice_at_once(world: World, client_id: str) -> None:
     first = (await book(world, client_id=client_id))["appointment"]
     answer = await book(world, by="daan", expect=409, client_id=client_id)
     conflict = answer["error"]["details"]["conflicts"][0]
-    assert conflict == {**conflict, "appointment_id": first["id"], "resource": f"client:{client_id}"}
+    assert conflict == {
+        **conflict,
+        "appointment_id": first["id"],
+        "resource": f"client:{client_id}",
+    }
 
 
 async def test_a_cancelled_appointment_frees_its_slot(world: World, client_id: str) -> None:
@@ -330,12 +337,15 @@ async def test_moving_an_appointment_onto_another_is_refused_and_nothing_changes
 ) -> None:
     await book(world, client_id=client_id)
     second = (
-        await book(world, client_id=other_client, starts_at=at(days=2), ends_at=at(days=2, minutes=30))
+        await book(
+            world, client_id=other_client, starts_at=at(days=2), ends_at=at(days=2, minutes=30)
+        )
     )["appointment"]
     status, answer = await patch(
         world, second, starts_at=at(days=1, minutes=10), ends_at=at(days=1, minutes=40)
     )
-    assert status == 409 and answer["error"]["code"] == "booking_conflict"
+    assert status == 409
+    assert answer["error"]["code"] == "booking_conflict"
     unchanged = await world.http.get(
         f"/api/v1/appointments/{second['id']}", headers=world.headers("anouk")
     )
@@ -346,7 +356,9 @@ async def test_a_series_that_would_overlap_is_refused_whole(
     world: World, client_id: str, other_client: str
 ) -> None:
     blocker = (
-        await book(world, client_id=other_client, starts_at=at(days=15), ends_at=at(days=15, hours=1))
+        await book(
+            world, client_id=other_client, starts_at=at(days=15), ends_at=at(days=15, hours=1)
+        )
     )["appointment"]
     answer = await book(
         world, expect=409, client_id=client_id, recurrence={"rrule": "FREQ=WEEKLY;COUNT=5"}
@@ -360,9 +372,9 @@ async def test_the_database_itself_refuses_an_overlapping_booking_inserted_with_
 ) -> None:
     first = (await book(world, client_id=client_id))["appointment"]
     # Daan with another client, at the same time: no one is booked twice.
-    beside = (
-        await book(world, by="femke", client_id=other_client, workers=[subject("daan")])
-    )["appointment"]
+    beside = (await book(world, by="femke", client_id=other_client, workers=[subject("daan")]))[
+        "appointment"
+    ]
     later = (
         await book(world, client_id=client_id, starts_at=at(days=2), ends_at=at(days=2, minutes=30))
     )["appointment"]
@@ -438,7 +450,9 @@ async def test_nothing_is_booked_outside_working_hours_unless_the_worker_says_so
     booked = await book(world, client_id=client_id, override_hours=True, **early)
     assert booked["appointment"]["outside_hours"] is True
     # Within hours is fine; away (an exception) is not.
-    await book(world, client_id=client_id, starts_at=at(days=1, hours=1), ends_at=at(days=1, hours=2))
+    await book(
+        world, client_id=client_id, starts_at=at(days=1, hours=1), ends_at=at(days=1, hours=2)
+    )
     response = await world.http.post(
         "/api/v1/availability/exceptions",
         json={"starts_at": at(days=2), "ends_at": at(days=3), "available": False, "note": "Cursus"},
@@ -446,7 +460,11 @@ async def test_nothing_is_booked_outside_working_hours_unless_the_worker_says_so
     )
     assert response.status == 201
     answer = await book(
-        world, expect=409, client_id=client_id, starts_at=at(days=2, hours=1), ends_at=at(days=2, hours=2)
+        world,
+        expect=409,
+        client_id=client_id,
+        starts_at=at(days=2, hours=1),
+        ends_at=at(days=2, hours=2),
     )
     assert answer["error"]["code"] == "outside_working_hours"
 
@@ -520,7 +538,8 @@ async def test_a_home_visit_with_family_turns_into_a_call_only_with_consent(
         "appointment"
     ]
     status, answer = await patch(world, visit, kind="checkin")
-    assert status == 409 and answer["error"]["code"] == "consent_required"
+    assert status == 409
+    assert answer["error"]["code"] == "consent_required"
 
 
 async def test_a_member_of_another_clients_network_is_no_guest_here(
@@ -557,7 +576,8 @@ async def test_a_join_code_opened_with_get_does_nothing(world: World, client_id:
     code = code_of((await links(world, appointment["id"]))["client"])
     before = await world.audit(object_type="join_link")
     page = await world.http.get("/join")
-    assert page.status == 200 and page.content_type == "text/html"
+    assert page.status == 200
+    assert page.content_type == "text/html"
     # The code is in the fragment, which browsers never send; a scanner that puts it in
     # the path or the query gets no token and changes nothing.
     assert (await world.http.get(f"/join/{code}")).status == 404
@@ -577,13 +597,16 @@ async def test_the_code_gives_a_token_for_that_appointment_and_participant_only(
 
     world.clock.advance(timedelta(days=1, minutes=-20))  # 20 minutes before the start
     status, early = await exchange(world, code)
-    assert status == 200 and early["state"] == "early" and early["token"] is None
+    assert status == 200
+    assert early["state"] == "early"
+    assert early["token"] is None
     assert early["lobby_opens_at"] == at(days=1, minutes=-15).replace("+00:00", "Z")
 
     world.clock.advance(timedelta(minutes=5))  # the lobby opens
     status, answer = await exchange(world, code)
     assert status == 200 and answer["state"] == "open", answer
-    assert answer["appointment_id"] == first["id"] and answer["role"] == "client"
+    assert answer["appointment_id"] == first["id"]
+    assert answer["role"] == "client"
     token = answer["token"]
     client_participant = next(p for p in first["participants"] if p["role"] == "client")
     claims = world.app[appkeys.TOKENS].verify_join(token, world.clock.now())
@@ -603,7 +626,8 @@ async def test_the_code_gives_a_token_for_that_appointment_and_participant_only(
     assert api.status == 401
     # The code may be exchanged again within the window.
     status, again = await exchange(world, code)
-    assert status == 200 and again["token"]
+    assert status == 200
+    assert again["token"]
 
 
 async def test_after_cancellation_the_code_is_refused_in_plain_dutch(
@@ -637,7 +661,8 @@ async def test_rescheduling_keeps_the_link_and_removing_the_guest_revokes_theirs
     assert await links(world, appointment["id"]) == before
     world.clock.advance(timedelta(hours=1, minutes=50))
     status, answer = await exchange(world, code_of(before["guest"]))
-    assert status == 200 and answer["state"] == "open"
+    assert status == 200
+    assert answer["state"] == "open"
 
     guest = next(p for p in moved["participants"] if p["role"] == "guest")
     response = await world.http.delete(
@@ -647,27 +672,28 @@ async def test_rescheduling_keeps_the_link_and_removing_the_guest_revokes_theirs
     )
     assert response.status == 200, await response.text()
     status, refused = await exchange(world, code_of(before["guest"]))
-    assert status == 404 and refused["error"]["message"].startswith("Deze link werkt niet")
+    assert status == 404
+    assert refused["error"]["message"].startswith("Deze link werkt niet")
     status, _ = await exchange(world, code_of(before["client"]))
     assert status == 200
 
 
-async def test_made_up_and_tampered_codes_are_refused_alike(
-    world: World, client_id: str
-) -> None:
+async def test_made_up_and_tampered_codes_are_refused_alike(world: World, client_id: str) -> None:
     appointment = (await book(world, client_id=client_id))["appointment"]
     code = code_of((await links(world, appointment["id"]))["client"])
     tampered = code[:-1] + ("A" if code[-1] != "A" else "B")
     for bad in (tampered, "x" * 28, "nonsense", code[:12]):
         status, answer = await exchange(world, bad)
-        assert status == 404 and answer["error"]["details"]["reason"] == "unknown_link"
+        assert status == 404
+        assert answer["error"]["details"]["reason"] == "unknown_link"
 
 
 async def test_a_home_visit_has_no_call_to_join(world: World, client_id: str) -> None:
     visit = (await book(world, kind="visit", client_id=client_id))["appointment"]
     world.clock.advance(timedelta(days=1))
     status, answer = await exchange(world, code_of((await links(world, visit["id"]))["client"]))
-    assert status == 409 and answer["error"]["details"]["reason"] == "not_a_call"
+    assert status == 409
+    assert answer["error"]["details"]["reason"] == "not_a_call"
 
 
 # --- calls that start now --------------------------------------------------------------------------
@@ -681,11 +707,13 @@ async def test_start_a_call_with_this_client_now(
     )
     assert response.status == 201, await response.text()
     call = await response.json()
-    assert call["status"] == "lobby_open" and call["kind"] == "checkin"
+    assert call["status"] == "lobby_open"
+    assert call["kind"] == "checkin"
     assert call["starts_at"] == NOW.isoformat().replace("+00:00", "Z")
     assert call["client"]["name"] == "Truus Oude Egberink"
     status, answer = await exchange(world, code_of((await links(world, call["id"]))["client"]))
-    assert status == 200 and answer["state"] == "open"
+    assert status == 200
+    assert answer["state"] == "open"
     # The worker is busy now: a second call at the same time is refused.
     response = await world.http.post(
         "/api/v1/calls", json={"client_id": client_id}, headers=world.headers("anouk")

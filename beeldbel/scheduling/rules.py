@@ -74,6 +74,10 @@ MAX_OCCURRENCES: Final = 800  # more than fifteen years of weekly check-ins
 MAX_RULE: Final = 300
 MAX_HOURS_PER_DAY: Final = 4  # windows per weekday (a split shift, say)
 ALLOWED_FREQUENCIES: Final = frozenset({"DAILY", "WEEKLY", "MONTHLY"})
+ALLOWED_PARTS: Final = frozenset(
+    {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYSETPOS", "WKST"}
+)
+_MONTHDAY: Final = re.compile(r"-?([1-9]|[12][0-9]|3[01])")
 _BYDAY: Final = re.compile(r"[+-]?[1-5]?(MO|TU|WE|TH|FR|SA|SU)")  # a month has five of a day
 
 
@@ -362,6 +366,28 @@ def parse_rule(text: str) -> str:
             "the time of day comes from the series' start, not from the rule",
             details={"field": "rrule"},
         )
+    # Only parts that cannot make a rule that never occurs (BYMONTH=2;BYMONTHDAY=30 would
+    # send the expansion searching until the year 9999).
+    unknown = parts.keys() - ALLOWED_PARTS
+    if unknown:
+        raise InvalidInput(
+            f"a series may use {', '.join(sorted(ALLOWED_PARTS))}; "
+            f"not {', '.join(sorted(unknown))}",
+            details={"field": "rrule"},
+        )
+    if "BYMONTHDAY" in parts and not all(
+        _MONTHDAY.fullmatch(d) for d in parts["BYMONTHDAY"].split(",")
+    ):
+        raise InvalidInput("BYMONTHDAY is 1 to 31 or -1 to -31", details={"field": "rrule"})
+    if "BYSETPOS" in parts and (
+        parts["FREQ"] != "MONTHLY"
+        or "BYDAY" not in parts
+        or parts["BYSETPOS"] not in {"1", "2", "3", "4", "-1"}
+    ):
+        raise InvalidInput(
+            "BYSETPOS picks the first to fourth or the last (-1) of a month's BYDAY days",
+            details={"field": "rrule"},
+        )
     count = parts.get("COUNT")
     if count is not None and not (count.isdigit() and 1 <= int(count) <= MAX_OCCURRENCES):
         raise InvalidInput(
@@ -396,21 +422,27 @@ def _rule(recurrence: Recurrence) -> rrule:
     return parsed
 
 
-def expand(recurrence: Recurrence, until: datetime) -> list[Occurrence]:
+def expand(
+    recurrence: Recurrence, until: datetime, since: datetime | None = None
+) -> list[Occurrence]:
     """Every occurrence starting before ``until`` (UTC, exclusive) and before the series'
-    own end, in order. Each keeps its wall-clock time in the series' zone: a weekly 10:00
-    is 09:00 UTC in winter and 08:00 UTC in summer. A start that does not exist on the
-    day clocks go forward (02:30) moves on by the gap, as RFC 5545 says."""
+    own end (from ``since`` on, if given; indexes still count from the series' first), in
+    order, at most :data:`MAX_OCCURRENCES` of them. Each keeps its wall-clock time in the
+    series' zone: a weekly 10:00 is 09:00 UTC in winter and 08:00 UTC in summer. A start
+    that does not exist on the day clocks go forward (02:30) moves on by the gap, as RFC
+    5545 says."""
     if not recurrence.kinds:
         raise InvalidInput("a series needs at least one kind", details={"field": "kinds"})
     end = until if recurrence.until is None else min(until, recurrence.until)
     found: list[Occurrence] = []
     for index, moment in enumerate(_rule(recurrence)):
-        if index >= MAX_OCCURRENCES:
+        if len(found) >= MAX_OCCURRENCES:
             break
         starts_at = moment.astimezone(UTC)
         if starts_at >= end:
             break
+        if since is not None and starts_at < since:
+            continue
         ends_at = starts_at + recurrence.duration  # elapsed time, also when clocks change
         kind = recurrence.kinds[index % len(recurrence.kinds)]
         found.append(Occurrence(index, starts_at, ends_at, kind))

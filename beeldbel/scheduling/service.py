@@ -497,9 +497,7 @@ class AgendaService:
         an occurrence is stored cancelled, with the reason, for the worker to resolve."""
         agenda = SqlAgenda(session)
         made = []
-        for occurrence in expand(series.recurrence, until):
-            if since is not None and occurrence.starts_at < since:
-                continue
+        for occurrence in expand(series.recurrence, until, since):
             appointment = _from_template(
                 template,
                 series,

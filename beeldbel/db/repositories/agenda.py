@@ -14,12 +14,13 @@ only through :class:`~beeldbel.db.repositories.clients.SqlClientFile`, with gran
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -286,10 +287,22 @@ class SqlAgenda:
 
     # --- writing -------------------------------------------------------------------------
 
+    async def _queue_for(self, resources: Collection[str]) -> None:
+        """On PostgreSQL, wait in line for each resource (in one global order) before writing
+        its slots. The exclusion constraint decides; the queue keeps two writers of one
+        resource from both inserting first and then waiting for each other (a deadlock:
+        an exclusion constraint checks after the insert)."""
+        bind = self._session.get_bind()
+        if bind.dialect.name != "postgresql" or not resources:
+            return
+        for key in sorted({_lock_key(r) for r in resources}):
+            await self._session.execute(select(func.pg_advisory_xact_lock(key)))
+
     async def add(self, appointment: Appointment) -> None:
         """Store a new appointment and the slots it holds, or BookingConflict."""
         a = appointment
         held = bookings(a)
+        await self._queue_for([b.resource for b in held])
         try:
             async with self._session.begin_nested():
                 self._session.add(AppointmentRow(id=a.id, **_values(a)))
@@ -319,6 +332,7 @@ class SqlAgenda:
         a cancelled appointment by dropping them all."""
         held_before = {b.resource for b in bookings(before)}
         held_after = bookings(after)
+        await self._queue_for(held_before | {b.resource for b in held_after})
         try:
             async with self._session.begin_nested():
                 gone = held_before - {b.resource for b in held_after}
@@ -450,6 +464,12 @@ class SqlAgenda:
             .limit(limit)
         )
         return list(rows.all())
+
+
+def _lock_key(resource: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks, in the agenda's own space."""
+    digest = hashlib.sha256(b"beeldbel-booking:" + resource.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _is_overlap(error: IntegrityError) -> bool:
