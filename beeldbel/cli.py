@@ -94,7 +94,12 @@ def _seed(settings: Settings) -> None:
             report = await seed_demo(db, SystemClock())
         finally:
             await db.dispose()
-        log.info("demo_seeded", teams_created=report.teams_created, clients=report.clients_created)
+        log.info(
+            "demo_seeded",
+            teams_created=report.teams_created,
+            clients=report.clients_created,
+            appointments=report.appointments_created,
+        )
         for line in report.sign_in_help:
             print(line, file=sys.stderr)  # noqa: T201 - for the person at the terminal
 

@@ -17,6 +17,7 @@ from beeldbel.errors import Conflict
 from beeldbel.identity.demo import seed_staff
 from beeldbel.organisation.model import name_key
 from beeldbel.organisation.service import TeamService
+from beeldbel.scheduling.demo import seed_agenda
 
 __all__ = ["DEMO_TEAMS", "seed_demo"]
 
@@ -31,6 +32,7 @@ DEMO_TEAMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 class SeedReport:
     teams_created: int
     clients_created: int = 0
+    appointments_created: int = 0
     sign_in_help: tuple[str, ...] = ()
 
 
@@ -52,6 +54,10 @@ async def seed_demo(db: Database, clock: Clock) -> SeedReport:
     teams_by_name = {name: team_id for name, team_id in rows}
     staff = await seed_staff(db, clock, teams_by_name)
     clients = await seed_clients(db, clock, teams_by_name, staff)
+    appointments = await seed_agenda(db, clock, teams_by_name, staff)
     return SeedReport(
-        teams_created=created, clients_created=clients, sign_in_help=staff.sign_in_help
+        teams_created=created,
+        clients_created=clients,
+        appointments_created=appointments,
+        sign_in_help=staff.sign_in_help,
     )

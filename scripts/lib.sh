@@ -76,6 +76,12 @@ ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+# coturn for the browser call tests: they start and stop their own turnserver on loopback
+# (free ports, a temporary directory); nothing runs as a daemon.
+ensure_coturn() {
+  command -v turnserver >/dev/null || apt_install coturn
+}
+
 # The web shell is plain ES modules and needs no build; npm only brings the test tools
 # (axe-core), pinned by package-lock.json.
 ensure_node_modules() {

@@ -19,6 +19,7 @@ from beeldbel.linkemu.model import (
 )
 from beeldbel.linkemu.rules import (
     Measurement,
+    call_measurement,
     gilbert_elliott_transitions,
     measured_loss,
     verify,
@@ -28,7 +29,9 @@ from beeldbel.linkemu.state import (
     Direction,
     DropReason,
     DropTailQueue,
+    Fate,
     GilbertElliottLoss,
+    Sends,
     TokenBucket,
 )
 
@@ -278,3 +281,106 @@ def test_the_self_check_has_no_rate_for_an_unlimited_link_and_a_floor_for_tiny_d
 def test_loss_is_measured_without_queue_and_blackout_drops() -> None:
     # 1 000 sent: 100 in a blackout, 500 dropped by a full queue, 382 delivered: 18 lost
     assert measured_loss(1000, 382, 500, 100) == pytest.approx(18 / 900)
+
+
+# what the relay can check during a call (no reference stream)
+
+
+def test_packets_queued_behind_a_busy_bottleneck_are_marked_busy() -> None:
+    link = direction(DirectionProfile(rate_kbps=8, bucket_bytes=100, delay_ms=50))
+    fates = [link.offer(0.0, 100) for _ in range(3)]
+    # 1 000 bytes/s: the first uses the bucket, the others wait 0.1 s each behind it
+    assert [f.leaves for f in fates] == pytest.approx([0.0, 0.1, 0.2])
+    assert [f.busy for f in fates] == [False, True, True]
+    # one arriving after the queue drained finds the bottleneck idle
+    assert not link.offer(5.0, 100).busy
+    counters = link.counters.as_dict()
+    assert counters["queue_mean_ms"] == pytest.approx(300 / 4)
+    assert counters["propagation_mean_ms"] == pytest.approx(50)
+    assert counters["hold_mean_ms"] == pytest.approx(0)
+    assert counters["delay_mean_ms"] == pytest.approx(50 + 300 / 4)
+
+
+def test_holding_packets_in_order_is_counted_apart_from_the_drawn_delay() -> None:
+    link = direction(DirectionProfile(delay_ms=100, jitter_ms=50), seed=3)
+    for i in range(2000):
+        link.offer(i * 0.001, 100)
+    counters = link.counters.as_dict()
+    assert counters["propagation_mean_ms"] == pytest.approx(100, abs=3)
+    assert counters["hold_mean_ms"] > 10  # dense traffic: no overtaking costs delay
+    assert counters["delay_mean_ms"] == pytest.approx(
+        counters["propagation_mean_ms"] + counters["hold_mean_ms"]
+    )
+
+
+def sends_of(fates: list[Fate], late: list[float]) -> Sends:
+    sends = Sends()
+    for fate, lateness in zip(fates, late, strict=True):
+        assert fate.deliver_at is not None
+        sends.record(fate.deliver_at + lateness, fate, 100)
+    return sends
+
+
+def test_the_busy_rate_is_the_configured_rate_when_the_relay_keeps_time() -> None:
+    link = direction(DirectionProfile(rate_kbps=8, bucket_bytes=100, delay_ms=50, jitter_ms=20))
+    fates = [link.offer(0.0, 100) for _ in range(11)]
+    sends = sends_of(fates, [0.0] * 11)
+    assert sends.busy_packets == 10
+    assert sends.busy_rate_kbps() == pytest.approx(8)  # jitter does not blur it
+    assert sends.as_dict()["late_max_ms"] == 0
+
+
+def test_a_late_relay_shows_in_the_busy_rate_and_the_lateness() -> None:
+    link = direction(DirectionProfile(rate_kbps=8, bucket_bytes=100))
+    fates = [link.offer(0.0, 100) for _ in range(11)]
+    # the last packet went out 250 ms late: 1 000 bytes took 1.25 s instead of 1 s
+    sends = sends_of(fates, [0.0] * 10 + [0.25])
+    assert sends.busy_rate_kbps() == pytest.approx(6.4)
+    assert sends.as_dict()["late_max_ms"] == pytest.approx(250)
+    assert Sends().busy_rate_kbps() is None
+    with pytest.raises(ValueError, match="delivered"):
+        Sends().record(0.0, Fate(None, DropReason.LOSS), 100)
+
+
+def test_a_small_sample_widens_the_loss_tolerance_and_an_idle_link_skips_the_rate() -> None:
+    configured = DirectionProfile(rate_kbps=128, delay_ms=150, loss=0.02)
+    measured = Measurement(rate_kbps=None, delay_ms=150, loss=0.027)
+    # 0.027 is 35 % off; over 1 000 packets three standard errors are 0.013
+    assert not verify(configured, measured, check_rate=False).valid
+    verdict = verify(configured, measured, loss_samples=1000, check_rate=False)
+    assert verdict.valid
+    assert verdict.unchecked
+    assert "rate" in verdict.unchecked[0]
+    assert not verify(configured, measured, loss_samples=1000).valid  # the rate is missing
+    assert not verify(configured, Measurement(None, 150, 0.04), loss_samples=1000).valid
+    assert not verify(configured, Measurement(None, 150, 0.0), loss_samples=1000).valid
+
+
+def test_a_call_direction_is_measured_from_the_relay_counters() -> None:
+    counters = {
+        "received": 1100, "dropped_blackout": 100, "dropped_loss": 20,
+        "busy_s": 2.0, "busy_bytes": 32_000, "propagation_mean_ms": 149.0,
+        "late_mean_ms": 1.5, "queue_mean_ms": 80.0, "hold_mean_ms": 4.0,
+    }  # fmt: skip
+    measured = call_measurement(counters)
+    assert measured.measurement == Measurement(rate_kbps=128.0, delay_ms=150.5, loss=0.02)
+    assert measured.loss_samples == 1000
+    assert measured.rate_checked
+    assert measured.verdict(DirectionProfile(rate_kbps=128, delay_ms=150, loss=0.02)).valid
+    assert not measured.verdict(DirectionProfile(rate_kbps=200, delay_ms=150, loss=0.02)).valid
+    idle = call_measurement({**counters, "busy_s": 0.5})
+    assert not idle.rate_checked
+    assert idle.measurement.rate_kbps is None
+    assert idle.verdict(DirectionProfile(rate_kbps=200, delay_ms=150, loss=0.02)).valid
+
+
+# handover
+
+
+def test_an_at_sign_moves_the_client_to_a_new_address() -> None:
+    schedule = parse_schedule("4g:30,@rural:10,4g")
+    assert [s.new_address for s in schedule.segments] == [False, True, False]
+    assert schedule.as_dict()["segments"][1]["new_address"] is True
+    handover = PROFILES["handover"]
+    assert [s.new_address for s in handover.segments] == [False, True]
+    assert {s.profile for s in handover.segments} == {PROFILES["4g"].segments[0].profile}

@@ -7,17 +7,21 @@ and the reference stream's figures are judged by the same self-check the bench u
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from beeldbel.linkemu.__main__ import parser, schedule_from
+from beeldbel.linkemu.model import parse_schedule
+from beeldbel.linkemu.relay import Relay
 from beeldbel.linkemu.state import Direction
 from bench.linkemu import reference_run
 
@@ -71,7 +75,7 @@ def test_the_relay_writes_counters_periodically_and_prints_them_on_sigterm(
         out, _ = relay.communicate(timeout=10)
     final = json.loads(out.strip().splitlines()[-1])
     assert relay.returncode == 0
-    assert set(final) == {"profile", "down", "up"}
+    assert set(final) == {"profile", "down", "up", "dropped_old_address", "addresses", "clients"}
     assert final["up"]["received"] == 0
 
 
@@ -83,3 +87,56 @@ def test_the_relay_refuses_an_address_off_loopback() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "not a loopback address" in result.stderr
+
+
+class Recorder(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, tuple[str, int]]] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received.append((data, addr))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):  # ten seconds at most
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within 10 s")
+
+
+async def test_a_handover_moves_the_client_to_a_new_address_and_the_old_one_goes_dead() -> None:
+    loop = asyncio.get_running_loop()
+    target_transport, target = await loop.create_datagram_endpoint(
+        Recorder, local_addr=("127.0.0.1", 0)
+    )
+    target_address = target_transport.get_extra_info("sockname")[:2]
+    relay = Relay(("127.0.0.1", 0), target_address, parse_schedule("lan:0.3,@lan"))
+    await relay.start()
+    client_transport, client = await loop.create_datagram_endpoint(
+        Recorder, remote_addr=relay.listen_address
+    )
+    try:
+        client_transport.sendto(b"before")
+        await until(lambda: len(target.received) == 1)
+        old = target.received[0][1]
+        assert old == relay.upstream_address
+        await until(lambda: len(relay.addresses) == 2)  # the schedule's handover, 0.3 s in
+        client_transport.sendto(b"after")
+        await until(lambda: len(target.received) == 2)
+        new = target.received[1][1]
+        assert new != old
+        assert new == relay.upstream_address
+
+        target_transport.sendto(b"to the old address", old)
+        target_transport.sendto(b"to the new address", new)
+        await until(lambda: len(client.received) == 1)
+        await until(lambda: relay.dropped_old_address == 1)
+        assert [data for data, _ in client.received] == [b"to the new address"]
+        counters = relay.counters()
+        assert (counters["addresses"], counters["clients"]) == (2, 1)
+        assert counters["dropped_old_address"] == 1
+    finally:
+        client_transport.close()
+        target_transport.close()
+        await relay.close()

@@ -6,12 +6,13 @@ let accessToken = null;
 let refreshing = null;
 
 export class ApiError extends Error {
-  constructor(status, code, reason = null, retryAfter = null) {
+  constructor(status, code, reason = null, retryAfter = null, details = {}) {
     super(code);
     this.status = status;
     this.code = code;
     this.reason = reason;
     this.retryAfter = retryAfter;
+    this.details = details || {};
   }
 }
 
@@ -57,6 +58,7 @@ async function send(method, path, body, withToken) {
       error.code || 'unknown',
       details.reason || details.field || null,
       response.headers.get('Retry-After'),
+      details,
     );
   }
   return data;

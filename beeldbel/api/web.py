@@ -1,9 +1,15 @@
-"""The web shell: ``GET /`` serves ``web/index.html``; ``GET /static/{path}`` serves ``web/``.
+"""The web shell: ``GET /`` serves ``web/index.html``; ``GET /static/{path}`` serves ``web/``;
+``GET /join`` serves ``web/join.html``, the page behind a personal join link.
 
 The front end is plain ES modules (no bundler, no build step): what is in ``web/`` is
 what the browser gets. Pages are hash routes (``/#/account``), so the server needs no
-route per page. Both routes are declared operations like every other: a file that is not
+route per page. The routes are declared operations like every other: a file that is not
 there is a 404 in the one error shape, and paths cannot leave ``web/``.
+
+The join page needs no sign-in. Its link carries the code in the fragment
+(``/join#<code>``), which the browser never sends: the GET only serves the page, so a mail
+scanner that prefetches the link changes nothing. The page's script POSTs the code to
+``/api/v1/join``.
 """
 
 from __future__ import annotations
@@ -27,11 +33,19 @@ class StaticPath(Request):
     path: str = Field(min_length=1, max_length=200)
 
 
-async def index(call: Call) -> web.StreamResponse:
-    response = web.FileResponse(WEB_DIR / "index.html")
+def _page(name: str) -> web.StreamResponse:
+    response = web.FileResponse(WEB_DIR / name)
     response.headers["Cache-Control"] = "no-cache"
     response.content_type = "text/html"
     return response
+
+
+async def index(call: Call) -> web.StreamResponse:
+    return _page("index.html")
+
+
+async def join_page(call: Call) -> web.StreamResponse:
+    return _page("join.html")
 
 
 def resolve_static(path: str, root: Path = WEB_DIR) -> Path:
@@ -70,6 +84,20 @@ OPERATIONS = (
         public=True,
         rate_limited=False,
         media_type="text/html",
+    ),
+    Operation(
+        "GET",
+        "/join",
+        join_page,
+        "joinPage",
+        "The page behind a personal join link (/join#<code>): no sign-in",
+        "web",
+        DataClass.NONE,
+        public=True,
+        rate_limited=False,
+        media_type="text/html",
+        description="Serves the page only: the code is in the fragment, which browsers never "
+        "send, and the page's script exchanges it with POST /api/v1/join.",
     ),
     Operation(
         "GET",

@@ -82,10 +82,16 @@ class LinkProfile:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """``profile`` for ``duration_s`` seconds (None: for ever); a None profile is a blackout."""
+    """``profile`` for ``duration_s`` seconds (None: for ever); a None profile is a blackout.
+
+    ``new_address``: the client's address, as the far end sees it, changes when this
+    segment begins (a handover from Wi-Fi to mobile): the relay sends on from a new
+    port, and what the far end still sends to the old one is lost.
+    """
 
     profile: LinkProfile | None
     duration_s: float | None = None
+    new_address: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class Schedule:
                 {
                     "profile": None if s.profile is None else s.profile.as_dict(),
                     "duration_s": s.duration_s,
+                    "new_address": s.new_address,
                 }
                 for s in self.segments
             ],
@@ -159,6 +166,7 @@ WORST = _symmetric("worst", 64, 32, rtt_ms=800, loss=0.05, burst=2.0)
 
 OUTAGE_AFTER_S = 5.0
 OUTAGE_S = 10.0
+HANDOVER_AFTER_S = 5.0
 
 PROFILES: dict[str, Schedule] = {
     "lan": Schedule("lan", (Segment(LAN),)),
@@ -173,8 +181,9 @@ PROFILES: dict[str, Schedule] = {
     ),
     "handover": Schedule(
         "handover",
-        (Segment(FOUR_G),),
-        note="4g only: the client's address change (Wi-Fi to mobile) is not emulated yet",
+        (Segment(FOUR_G, HANDOVER_AFTER_S), Segment(FOUR_G, new_address=True)),
+        note=f"4g; the client's address changes {HANDOVER_AFTER_S:g} s into the run "
+        "(Wi-Fi to mobile)",
     ),
 }
 
@@ -190,12 +199,15 @@ def parse_schedule(text: str) -> Schedule:
     """``"4g:60,rural:60,blackout:10,4g"``: named profiles (or ``blackout``) with seconds.
 
     Every segment but the last needs a duration; a named profile that is itself a
-    schedule contributes its first segment's link.
+    schedule contributes its first segment's link. An ``@`` before a segment moves the
+    client to a new address when it begins (``"4g:30,@rural"``: a handover to mobile).
     """
     segments = []
     for part in text.split(","):
         name, _, seconds = part.strip().partition(":")
+        new_address = name.startswith("@")
+        name = name.removeprefix("@")
         duration = float(seconds) if seconds else None
         profile = None if name == "blackout" else named_schedule(name).segments[0].profile
-        segments.append(Segment(profile, duration))
+        segments.append(Segment(profile, duration, new_address))
     return Schedule(text, tuple(segments))

@@ -28,6 +28,7 @@ __all__ = [
     "DropTailQueue",
     "Fate",
     "GilbertElliottLoss",
+    "Sends",
     "TokenBucket",
 ]
 
@@ -40,10 +41,18 @@ class DropReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Fate:
-    """``deliver_at`` (seconds, same clock as ``now``) or the reason it was dropped."""
+    """``deliver_at`` (seconds, same clock as ``now``) or the reason it was dropped.
+
+    ``leaves`` is when a delivered packet left the bottleneck (before delay and jitter);
+    ``busy`` says it arrived while the bottleneck was still sending the packet before it
+    with an empty bucket, so it left exactly its own size's worth of time after that one:
+    such packets are what a rate can be measured on when the sender does not saturate.
+    """
 
     deliver_at: float | None
     dropped: DropReason | None = None
+    leaves: float | None = None
+    busy: bool = False
 
 
 class TokenBucket:
@@ -132,8 +141,19 @@ class Counters:
     delay_total_ms: float = 0.0
     delay_min_ms: float | None = None
     delay_max_ms: float | None = None
+    # The delay's parts: waiting for the bottleneck (the sender's own doing), the drawn
+    # delay plus jitter (the link's), and holding back so as not to overtake (no reordering).
+    queue_total_ms: float = 0.0
+    propagation_total_ms: float = 0.0
+    hold_total_ms: float = 0.0
 
-    def record_delay(self, delay_ms: float) -> None:
+    def record_delay(
+        self, delay_ms: float, queue_ms: float = 0.0, propagation_ms: float | None = None
+    ) -> None:
+        propagation = delay_ms - queue_ms if propagation_ms is None else propagation_ms
+        self.queue_total_ms += queue_ms
+        self.propagation_total_ms += propagation
+        self.hold_total_ms += max(0.0, delay_ms - queue_ms - propagation)
         self.delay_total_ms += delay_ms
         self.delay_min_ms = (
             delay_ms if self.delay_min_ms is None else min(self.delay_min_ms, delay_ms)
@@ -143,7 +163,10 @@ class Counters:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        mean = self.delay_total_ms / self.delivered if self.delivered else None
+        def mean_of(total: float) -> float | None:
+            return total / self.delivered if self.delivered else None
+
+        mean = mean_of(self.delay_total_ms)
         return {
             "received": self.received,
             "delivered": self.delivered,
@@ -155,6 +178,9 @@ class Counters:
             "delay_mean_ms": mean,
             "delay_min_ms": self.delay_min_ms,
             "delay_max_ms": self.delay_max_ms,
+            "queue_mean_ms": mean_of(self.queue_total_ms),
+            "propagation_mean_ms": mean_of(self.propagation_total_ms),
+            "hold_mean_ms": mean_of(self.hold_total_ms),
         }
 
 
@@ -222,12 +248,14 @@ class Direction:
         if self._loss.lost():
             counters.dropped_loss += 1
             return Fate(None, DropReason.LOSS)
+        busy = False
         if profile.rate_kbps is None:
             leaves = now
         else:
             if not self._queue.admits(now, size):
                 counters.dropped_queue += 1
                 return Fate(None, DropReason.QUEUE)
+            busy = now <= self._bucket.last and self._bucket.tokens <= 0.0
             leaves = self._bucket.departure(now, size, profile.rate_kbps * 1000 / 8)
             if leaves > now:
                 self._queue.hold(leaves, size)
@@ -236,11 +264,61 @@ class Direction:
             if profile.jitter_ms
             else 0.0
         )
-        deliver_at = leaves + max(0.0, profile.delay_ms + jitter) / 1000
+        propagation_ms = max(0.0, profile.delay_ms + jitter)
+        deliver_at = leaves + propagation_ms / 1000
         if not profile.reorder:
             deliver_at = max(deliver_at, self._last_delivery)
         self._last_delivery = max(self._last_delivery, deliver_at)
         counters.delivered += 1
         counters.bytes_delivered += size
-        counters.record_delay((deliver_at - now) * 1000)
-        return Fate(deliver_at)
+        counters.record_delay((deliver_at - now) * 1000, (leaves - now) * 1000, propagation_ms)
+        return Fate(deliver_at, leaves=leaves, busy=busy)
+
+
+@dataclass(slots=True)
+class Sends:
+    """What the relay actually did with delivered packets, against what the model asked.
+
+    ``record(sent_at, fate, size)`` for every packet as it is sent: how late the timer
+    fired (``late_*``), and for ``busy`` packets (see ``Fate``) the realized time between
+    leaving the bottleneck and the packet before it: the delivery time minus the
+    emulated delay (``sent_at - (deliver_at - leaves)``), so jitter does not blur it but
+    a late event loop does. ``busy_bytes / busy_s`` is the rate the bottleneck delivered
+    while it was busy. Packets must be recorded in the order they left the bottleneck,
+    which is the order they are sent when the link does not reorder.
+    """
+
+    sent: int = 0
+    late_total_ms: float = 0.0
+    late_max_ms: float = 0.0
+    busy_packets: int = 0
+    busy_bytes: int = 0
+    busy_s: float = 0.0
+    _last_left: float | None = None
+
+    def record(self, sent_at: float, fate: Fate, size: int) -> None:
+        if fate.deliver_at is None or fate.leaves is None:
+            raise ValueError("only delivered packets are sent")
+        late = max(0.0, sent_at - fate.deliver_at)
+        self.sent += 1
+        self.late_total_ms += late * 1000
+        self.late_max_ms = max(self.late_max_ms, late * 1000)
+        left = fate.leaves + late
+        if fate.busy and self._last_left is not None and left > self._last_left:
+            self.busy_packets += 1
+            self.busy_bytes += size
+            self.busy_s += left - self._last_left
+        self._last_left = left
+
+    def busy_rate_kbps(self) -> float | None:
+        return self.busy_bytes * 8 / self.busy_s / 1000 if self.busy_s > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "late_mean_ms": self.late_total_ms / self.sent if self.sent else None,
+            "late_max_ms": self.late_max_ms,
+            "busy_packets": self.busy_packets,
+            "busy_bytes": self.busy_bytes,
+            "busy_s": self.busy_s,
+        }

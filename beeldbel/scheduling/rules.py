@@ -271,6 +271,10 @@ def set_status(appointment: Appointment, status: Status, now: datetime) -> Appoi
 
 
 def cancel(appointment: Appointment, reason: str | None, now: datetime) -> Appointment:
+    if appointment.status is Status.CANCELLED:
+        raise InvalidTransition(
+            "the appointment is already cancelled", details={"status": appointment.status.value}
+        )
     cancelled = set_status(appointment, Status.CANCELLED, now)
     return replace(cancelled, cancel_reason=validate_title(reason, "reason", MAX_REASON))
 
