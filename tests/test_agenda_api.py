@@ -768,3 +768,62 @@ async def test_a_case_meeting_with_items_and_a_guest_for_one_item(
         f"/api/v1/appointments/{meeting['id']}", headers=world.headers("bart")
     )
     assert response.status == 403
+
+
+# --- retries on a weak link ------------------------------------------------------------------------
+
+
+async def test_a_retried_booking_or_call_with_one_idempotency_key_books_once(
+    world: World, client_id: str, other_client: str
+) -> None:
+    body = {
+        "kind": "checkin",
+        "team_id": str(world.home),
+        "client_id": client_id,
+        "starts_at": at(days=1),
+        "ends_at": at(days=1, minutes=30),
+    }
+    headers = world.headers("anouk") | {"Idempotency-Key": "book-gerrit-tuesday"}
+    first = await world.http.post("/api/v1/appointments", json=body, headers=headers)
+    assert first.status == 201, await first.text()
+    again = await world.http.post("/api/v1/appointments", json=body, headers=headers)
+    assert again.status == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == await first.json()
+    assert len(await agenda(world, at(), at(days=7))) == 1
+
+    call = {"client_id": other_client}
+    headers = world.headers("anouk") | {"Idempotency-Key": "call-truus-now"}
+    started = await world.http.post("/api/v1/calls", json=call, headers=headers)
+    assert started.status == 201, await started.text()
+    retried = await world.http.post("/api/v1/calls", json=call, headers=headers)
+    assert retried.status == 201
+    assert (await retried.json())["id"] == (await started.json())["id"]
+    assert len(await agenda(world, at(), at(days=7))) == 2
+    replays = await world.audit(event="read", object_type="idempotent_replay")
+    assert {str(e.client_id) for e in replays} == {client_id, other_client}
+
+
+async def test_times_a_client_prefers_are_a_hint_on_the_appointment(
+    world: World, client_id: str
+) -> None:
+    url = f"/api/v1/clients/{client_id}/contact-times"
+    mornings = {"windows": [{"weekday": 1, "starts": "09:00", "ends": "12:00"}]}  # Tuesday
+    response = await world.http.put(url, json=mornings, headers=world.headers("anouk"))
+    assert response.status == 200, await response.text()
+    assert (await response.json())["windows"] == [
+        {"weekday": 1, "starts": "09:00:00", "ends": "12:00:00"}
+    ]
+    # Tuesday 10:00 Amsterdam suits; Tuesday 14:00 does not (but may be booked).
+    fits = (await book(world, client_id=client_id))["appointment"]
+    assert fits["outside_client_times"] is False
+    late = (
+        await book(
+            world, client_id=client_id, starts_at=at(days=1, hours=4), ends_at=at(days=1, hours=5)
+        )
+    )["appointment"]
+    assert late["outside_client_times"] is True
+    # Reading and changing them is client data: audited, and refused outside the care team.
+    assert (await world.http.get(url, headers=world.headers("olaf"))).status == 403
+    entries = await world.audit(object_type="contact_times", client_id=UUID(client_id))
+    assert [e.event for e in entries] == ["change"]

@@ -122,8 +122,8 @@ class AppointmentCreate(Request):
     workers: Annotated[list[Subject], Field(max_length=20)] | None = Field(
         None, description="Staff subjects; default: you."
     )
-    guests: Annotated[list[GuestIn], Field(max_length=5)] = []
-    items: Annotated[list[ItemIn], Field(max_length=20)] = []
+    guests: list[GuestIn] = Field(default_factory=list, max_length=5)
+    items: list[ItemIn] = Field(default_factory=list, max_length=20)
     clients_take_part: bool = Field(
         True, description="In a case meeting: the clients of its items join too."
     )
@@ -207,6 +207,14 @@ class AvailabilityQuery(Request):
     subject: Subject | None = None
 
 
+class ContactTimesBody(Request):
+    windows: Annotated[list[HoursIn], Field(max_length=28)]
+
+
+class ClientPath(Request):
+    client_id: UUID
+
+
 class JoinBody(Request):
     code: Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -256,6 +264,9 @@ class AppointmentOut(Response):
     occurrence_at: datetime | None
     detached: bool
     outside_hours: bool
+    outside_client_times: bool = Field(
+        description="Not at a time the client prefers to be reached (a hint, not a rule)."
+    )
     cancel_reason: str | None
     version: int
 
@@ -313,6 +324,7 @@ class AppointmentOut(Response):
             occurrence_at=a.occurrence_at,
             detached=a.detached,
             outside_hours=a.outside_hours,
+            outside_client_times=shown.outside_client_times,
             cancel_reason=a.cancel_reason,
             version=a.version,
         )
@@ -363,6 +375,11 @@ class AvailabilityOut(Response):
     subject: str
     hours: list[HoursOut]
     exceptions: list[ExceptionOut] = Field(description="From now until eight weeks ahead.")
+
+
+class ContactTimesOut(Response):
+    client_id: UUID
+    windows: list[HoursOut] = Field(description="Wall-clock times in Europe/Amsterdam.")
 
 
 class JoinOut(Response):
@@ -585,6 +602,29 @@ async def remove_exception(call: Call) -> Reply:
     return Reply(None, status=204)
 
 
+def _windows_out(client_id: UUID, windows: list[WorkingHours]) -> ContactTimesOut:
+    return ContactTimesOut(
+        client_id=client_id,
+        windows=[HoursOut(weekday=w.weekday, starts=w.starts, ends=w.ends) for w in windows],
+    )
+
+
+async def get_contact_times(call: Call) -> Reply:
+    client_id = call.path_as(ClientPath).client_id
+    return Reply(
+        _windows_out(client_id, await call.app[AGENDA].contact_times(call.who(), client_id))
+    )
+
+
+async def put_contact_times(call: Call) -> Reply:
+    client_id = call.path_as(ClientPath).client_id
+    body = call.body_as(ContactTimesBody)
+    windows = await call.app[AGENDA].set_contact_times(
+        call.who(), client_id, [WorkingHours(w.weekday, w.starts, w.ends) for w in body.windows]
+    )
+    return Reply(_windows_out(client_id, windows))
+
+
 async def exchange_code(call: Call) -> Reply:
     body = call.body_as(JoinBody)
     return Reply(JoinOut.of(await call.app[AGENDA].exchange(body.code)))
@@ -804,6 +844,33 @@ OPERATIONS = (
         path_params=ExceptionPath,
         status=204,
         roles=CARE,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/clients/{client_id}/contact-times",
+        get_contact_times,
+        "getContactTimes",
+        "When the client prefers to be reached",
+        TAG,
+        CLIENT,
+        response=ContactTimesOut,
+        path_params=ClientPath,
+        roles=CARE,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/clients/{client_id}/contact-times",
+        put_contact_times,
+        "setContactTimes",
+        "Set when the client prefers to be reached",
+        TAG,
+        CLIENT,
+        response=ContactTimesOut,
+        body=ContactTimesBody,
+        path_params=ClientPath,
+        roles=CARE,
+        description="Appointments outside these times are flagged `outside_client_times` "
+        "(a hint for the worker, not a rule). No windows: any time.",
     ),
     Operation(
         "POST",

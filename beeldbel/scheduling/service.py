@@ -27,7 +27,12 @@ from beeldbel.audit.model import AuditEvent, AuditRecord, Outcome, through
 from beeldbel.clientfile.model import ConsentTopic, is_given
 from beeldbel.clock import Clock
 from beeldbel.db.engine import Database
-from beeldbel.db.repositories.agenda import SqlAgenda, SqlAvailability, staff_names
+from beeldbel.db.repositories.agenda import (
+    SqlAgenda,
+    SqlAvailability,
+    SqlContactTimes,
+    staff_names,
+)
 from beeldbel.db.repositories.clients import SqlClientFile, team_of_client
 from beeldbel.db.tables.clients import ClientRow, NetworkMemberRow
 from beeldbel.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
@@ -163,6 +168,7 @@ class Shown:
     staff_names: dict[str, str] = field(default_factory=dict)
     member_names: dict[UUID, str] = field(default_factory=dict)
     restricted: frozenset[UUID] = frozenset()  # clients in it the reader may not see
+    outside_client_times: bool = False  # not when the client prefers to be reached
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,12 +284,23 @@ class AgendaService:
                     )
                 )
                 member_names = {row.id: row.name for row in rows}
+        taking_part = [
+            p.client_id
+            for p in appointment.participants
+            if p.client_id is not None and p.client_id in grants
+        ]
+        windows = await SqlContactTimes(session).of(taking_part)
+        outside = any(
+            not available(w, (), appointment.starts_at, appointment.ends_at, AGENDA_ZONE)
+            for w in windows.values()
+        )
         return Shown(
             appointment,
             client_names,
             await staff_names(session, appointment.workers()),
             member_names,
             frozenset(cid for cid in appointment.clients() if cid not in grants),
+            outside,
         )
 
     # --- making appointments -------------------------------------------------------------
@@ -945,6 +962,32 @@ class AgendaService:
         if verdict.state in JOIN_MESSAGES:
             raise JoinRefused(JOIN_MESSAGES[verdict.state], details={"reason": verdict.state.value})
         return JoinAnswer(verdict, appointment, participant, names, None, None)
+
+    # --- when clients prefer to be reached -------------------------------------------------
+
+    async def contact_times(self, principal: Principal, client_id: UUID) -> list[WorkingHours]:
+        async with self._access.transaction() as session:
+            grant = await self._access.grant(
+                session, principal, client_id, Action.READ, Category.RECORD
+            )
+            await self._access.audit.append(
+                session, through(grant, AuditEvent.READ, "contact_times", str(client_id))
+            )
+            return (await SqlContactTimes(session).of([client_id]))[client_id]
+
+    async def set_contact_times(
+        self, principal: Principal, client_id: UUID, windows: Sequence[WorkingHours]
+    ) -> list[WorkingHours]:
+        checked = validate_hours(windows)
+        async with self._access.transaction() as session:
+            grant = await self._access.grant(
+                session, principal, client_id, Action.CHANGE, Category.RECORD
+            )
+            await SqlContactTimes(session).replace(client_id, checked)
+            await self._access.audit.append(
+                session, through(grant, AuditEvent.CHANGE, "contact_times", str(client_id))
+            )
+        return list(checked)
 
     # --- availability --------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from beeldbel.db.tables.scheduling import (
     AppointmentRow,
     AvailabilityExceptionRow,
     BookingRow,
+    ContactWindowRow,
     ParticipantRow,
     SeriesRow,
     WorkingHoursRow,
@@ -51,7 +52,7 @@ from beeldbel.scheduling.model import (
 )
 from beeldbel.scheduling.rules import bookings
 
-__all__ = ["BookingConflict", "SqlAgenda", "SqlAvailability", "staff_names"]
+__all__ = ["BookingConflict", "SqlAgenda", "SqlAvailability", "SqlContactTimes", "staff_names"]
 
 
 class BookingConflict(Conflict):
@@ -490,6 +491,38 @@ async def staff_names(session: AsyncSession, subjects: Collection[str]) -> dict[
         select(StaffUserRow.id, StaffUserRow.display_name).where(StaffUserRow.id.in_(list(ids)))
     )
     return {ids[row.id]: row.display_name for row in rows}
+
+
+class SqlContactTimes:
+    """When clients prefer to be reached. The service reaches these rows through a grant."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of(self, client_ids: Collection[UUID]) -> dict[UUID, list[WorkingHours]]:
+        found: dict[UUID, list[WorkingHours]] = {cid: [] for cid in client_ids}
+        if not found:
+            return found
+        rows = await self._session.scalars(
+            select(ContactWindowRow)
+            .where(ContactWindowRow.client_id.in_(list(found)))
+            .order_by(ContactWindowRow.weekday, ContactWindowRow.starts)
+        )
+        for r in rows:
+            found[r.client_id].append(WorkingHours(r.weekday, r.starts, r.ends))
+        return found
+
+    async def replace(self, client_id: UUID, windows: Sequence[WorkingHours]) -> None:
+        await self._session.execute(
+            delete(ContactWindowRow).where(ContactWindowRow.client_id == client_id)
+        )
+        for w in windows:
+            self._session.add(
+                ContactWindowRow(
+                    client_id=client_id, weekday=w.weekday, starts=w.starts, ends=w.ends
+                )
+            )
+        await self._session.flush()
 
 
 class SqlAvailability:

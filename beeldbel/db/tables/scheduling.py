@@ -46,6 +46,7 @@ __all__ = [
     "AppointmentRow",
     "AvailabilityExceptionRow",
     "BookingRow",
+    "ContactWindowRow",
     "ParticipantRow",
     "SeriesRow",
     "WorkingHoursRow",
@@ -232,3 +233,19 @@ class AvailabilityExceptionRow(Base):
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+
+class ContactWindowRow(Base):
+    """When a client prefers to be called or visited (weekday, wall-clock time)."""
+
+    __tablename__ = "client_contact_windows"
+
+    client_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("clients.id"), primary_key=True)
+    weekday: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts: Mapped[time] = mapped_column(Time, primary_key=True)
+    ends: Mapped[time] = mapped_column(Time)
+
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_known"),
+        CheckConstraint("ends > starts", name="ends_after_start"),
+    )
