@@ -9,6 +9,8 @@ import {
   translateStatic,
   useLanguage,
 } from './i18n.js';
+import { agendaTitle, agendaView } from './agenda.js';
+import { announce, clearAnnouncement, data, h } from './ui.js';
 
 const SECTIONS = ['agenda', 'clients', 'calls', 'tablets', 'admin'];
 
@@ -21,26 +23,6 @@ const state = {
 };
 
 // DOM helpers -------------------------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (name === 'text') element.textContent = value;
-    else if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
-    else if (value === true) element.setAttribute(name, '');
-    else element.setAttribute(name, value);
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child !== null && child !== undefined && child !== false) element.append(child);
-  }
-  return element;
-}
-
-// A value that is data, not text of the interface (a name, a date, a code).
-function data(value, tag = 'span', attrs = {}) {
-  return h(tag, { ...attrs, 'data-i18n-data': true }, String(value));
-}
 
 function heading(text) {
   return h('h1', { tabindex: '-1' }, text);
@@ -62,17 +44,6 @@ function field(id, label, attrs = {}, hint = null) {
     hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
     h('input', { id, name: id, 'aria-describedby': hintId, 'data-hint': hintId, ...attrs }),
   );
-}
-
-let announceTimer = null;
-
-function announce(text) {
-  const announcer = document.getElementById('announcer');
-  announcer.textContent = '';
-  window.clearTimeout(announceTimer);
-  announceTimer = window.setTimeout(() => {
-    announcer.textContent = text;
-  }, 50);
 }
 
 // What went wrong, in words a user can act on.
@@ -259,7 +230,8 @@ function codeView(step) {
         await sessionStarted(session);
         // Back to the page asked for before signing in, if it was one.
         const wanted = route();
-        go(wanted === 'account' || SECTIONS.includes(wanted) ? `#/${wanted}` : '#/home');
+        const section = wanted.split('/')[0];
+        go(section === 'account' || SECTIONS.includes(section) ? `#/${wanted}` : '#/home');
       } catch (error) {
         if (error instanceof ApiError && error.reason === 'challenge_invalid') {
           restartSignIn();
@@ -603,13 +575,22 @@ const TITLES = {
   account: () => t('account.title'),
 };
 
+// What the agenda needs of the shell.
+const shell = {
+  me: () => state.me,
+  explain: (error) => explain(error),
+  failed: (error) => failed(error),
+  go: (hash) => go(hash),
+};
+
 function render({ focus = true } = {}) {
   translateStatic();
-  window.clearTimeout(announceTimer);
-  document.getElementById('announcer').textContent = '';
-  let current = route();
+  clearAnnouncement();
+  const [current0, ...rest] = route().split('/');
+  let current = current0;
   const main = document.getElementById('main');
   let content;
+  let title = null;
   if (!state.me || state.flow.step === 'codes') {
     current = 'sign-in';
     content = signInView();
@@ -618,6 +599,9 @@ function render({ focus = true } = {}) {
     content = homeView();
   } else if (current === 'account') {
     content = accountView();
+  } else if (current === 'agenda') {
+    content = agendaView(rest, shell);
+    title = agendaTitle(rest);
   } else if (SECTIONS.includes(current)) {
     content = sectionView(current);
   } else {
@@ -625,8 +609,9 @@ function render({ focus = true } = {}) {
     content = homeView();
   }
   renderNav(current);
+  main.classList.toggle('wide', current === 'agenda');
   main.replaceChildren(...content);
-  const title = TITLES[current] ? TITLES[current]() : SECTION_TEXT[current]()[0];
+  title = title || (TITLES[current] ? TITLES[current]() : SECTION_TEXT[current]()[0]);
   document.title = `${title} – ${t('app.name')}`;
   if (focus) {
     const target = main.querySelector('h1');
