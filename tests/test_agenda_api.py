@@ -764,6 +764,16 @@ async def test_a_case_meeting_with_items_and_a_guest_for_one_item(
     assert (await exchange(world, code))[1]["state"] == "early"
     # Daan sees the meeting in his agenda; Bart (same team, in neither care team) is refused.
     assert [a["id"] for a in await agenda(world, at(), at(days=7), by="daan")] == [meeting["id"]]
+    # Daan takes part but is not in Truus's care team: he sees her item without her name.
+    response = await world.http.get(
+        f"/api/v1/appointments/{meeting['id']}", headers=world.headers("daan")
+    )
+    assert response.status == 200, await response.text()
+    seen = await response.json()
+    assert seen["restricted"] is True
+    assert seen["items"][0]["client"]["name"] == "Gerrit Nijhuis"
+    assert seen["items"][1]["client"] is None
+    assert seen["items"][1]["topic"] is None
     response = await world.http.get(
         f"/api/v1/appointments/{meeting['id']}", headers=world.headers("bart")
     )
