@@ -24,6 +24,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from beeldbel.db.tables.calls import CallRow
 from beeldbel.db.tables.identity import StaffUserRow
 from beeldbel.db.tables.scheduling import (
     AgendaItemRow,
@@ -235,6 +236,23 @@ class SqlAgenda:
             .limit(limit)
         )
         return await self._assemble(rows.all())
+
+    async def calls_due_to_close(self, ended_before: datetime, limit: int) -> list[UUID]:
+        """Calls (check-ins, case meetings) that ended before ``ended_before`` and never
+        went live: no call row, or one still open."""
+        live = select(CallRow.appointment_id).where(CallRow.phase != "open")
+        rows = await self._session.scalars(
+            select(AppointmentRow.id)
+            .where(
+                AppointmentRow.kind.in_([Kind.CHECKIN.value, Kind.CASE_MEETING.value]),
+                AppointmentRow.status.in_([Status.PLANNED.value, Status.LOBBY_OPEN.value]),
+                AppointmentRow.ends_at < ended_before,
+                AppointmentRow.id.not_in(live),
+            )
+            .order_by(AppointmentRow.ends_at)
+            .limit(limit)
+        )
+        return list(rows.all())
 
     async def of_series(self, series_id: UUID, since: datetime) -> list[Appointment]:
         rows = await self._session.scalars(

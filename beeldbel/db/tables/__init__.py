@@ -3,7 +3,16 @@
 Importing this package registers every table on ``beeldbel.db.base.metadata``.
 """
 
-from beeldbel.db.tables import audit, clients, identity, platform, scheduling
+from beeldbel.db.tables import audit, calls, clients, identity, platform, scheduling
 from beeldbel.db.tables.platform import IdempotencyKeyRow, TeamRow
 
-__all__ = ["IdempotencyKeyRow", "TeamRow", "audit", "clients", "identity", "platform", "scheduling"]
+__all__ = [
+    "IdempotencyKeyRow",
+    "TeamRow",
+    "audit",
+    "calls",
+    "clients",
+    "identity",
+    "platform",
+    "scheduling",
+]
