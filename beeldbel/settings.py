@@ -88,6 +88,35 @@ class Settings(BaseSettings):
         le=1100,
         description="How far ahead a recurring appointment is booked (a job extends it).",
     )
+    call_grace_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=600,
+        description="How long a participant whose connection dropped keeps their place.",
+    )
+    auto_admit_client: bool = Field(
+        default=False,
+        description="Let the invited client into a call without the worker admitting them.",
+    )
+    relay_only_calls: bool = Field(
+        default=False,
+        description="Relay every call through TURN (no direct addresses), not only calls "
+        "with a guest.",
+    )
+    stun_urls: list[str] = Field(
+        default_factory=list,
+        description='STUN servers for calls, as JSON: ["stun:turn.example.nl:3478"].',
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description="TURN servers (coturn), as JSON: "
+        '["turn:turn.example.nl:3478?transport=udp", "turns:turn.example.nl:443?transport=tcp"].',
+    )
+    turn_secret_file: Path | None = Field(
+        default=None,
+        description="coturn's static-auth-secret (use-auth-secret): each join gets "
+        "credentials valid until the appointment's end plus an hour, at most 24 h.",
+    )
     refresh_token_days: int = Field(
         default=14, ge=1, le=90, description="How long a sign-in lasts without activity."
     )

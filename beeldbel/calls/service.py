@@ -25,7 +25,6 @@ from beeldbel.calls.state import (
     Event,
     Finished,
     Phase,
-    Tick,
     close_unjoined,
     new_call,
     step,
@@ -139,13 +138,9 @@ class CallService:
                 return changed
         return appointment
 
-    async def tick_all(self, limit: int = 500) -> int:
-        """Let time pass for every unfinished call: grace periods may run out."""
+    async def unfinished(self, limit: int = 500) -> list[UUID]:
         async with self._db.transaction(read_only=True) as session:
-            unfinished = await SqlCalls(session).unfinished(limit)
-        for appointment_id in unfinished:
-            await self.apply(appointment_id, Tick())
-        return len(unfinished)
+            return await SqlCalls(session).unfinished(limit)
 
     async def close_unjoined(self, limit: int = 200) -> int:
         """Calls whose window is over and that never went live end as not joined (the

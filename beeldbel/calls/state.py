@@ -91,6 +91,7 @@ class Seat:
     left_at: datetime | None = None
     reconnects: int = 0
     media_path: str | None = None  # "direct" or "relay", as the browser reports it
+    took_part: bool = False  # was in the call while it was live (kept across a rejoin)
 
     @property
     def present(self) -> bool:
@@ -247,6 +248,7 @@ def step(call: Call, event: Event, now: datetime) -> tuple[Call, list[Command]]:
             return call, []
         raise InvalidTransition("the call has ended", details={"reason": "call_ended"})
     commands: list[Command] = []
+    call = _expire(call, now, commands)  # a return after the grace finds the seat released
     if isinstance(event, Connect):
         call = _connect(call, event, now, commands)
     elif isinstance(event, Admit):
@@ -319,6 +321,7 @@ def _connect(call: Call, event: Connect, now: datetime, commands: list[Command])
         in_call_since=now if admitted else None,
         reconnects=seat.reconnects if seat else 0,
         media_path=seat.media_path if seat else None,
+        took_part=seat.took_part if seat else False,
     )
     call = call._with(new)
     if admitted:
@@ -403,6 +406,14 @@ def _settle(call: Call, now: datetime, commands: list[Command]) -> Call:
         and any(s.role != WORKER for s in in_call)
     ):
         call = replace(call, phase=Phase.LIVE, started_at=now)
+    if call.phase is Phase.LIVE:
+        call = replace(
+            call,
+            seats=tuple(
+                replace(s, took_part=True) if s.status is SeatStatus.IN_CALL else s
+                for s in call.seats
+            ),
+        )
     if hosts_present:
         call = replace(call, no_host_since=None)
     elif call.no_host_since is None:
@@ -471,9 +482,7 @@ def outcome_of(call: Call) -> Outcome:
                 joined_at=s.first_joined_at,
                 left_at=s.left_at,
                 reconnects=s.reconnects,
-                took_part=started is not None
-                and s.in_call_since is not None
-                and (s.left_at is None or s.left_at > started),
+                took_part=s.took_part,
             )
             for s in sorted(call.seats, key=lambda s: (s.role != WORKER, str(s.participant_id)))
         ),

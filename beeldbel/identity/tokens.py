@@ -139,7 +139,14 @@ class TokenService:
                 participant_id=UUID(participant),
                 role=str(claims["role"]),
             )
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError, Unauthenticated):
+        except Unauthenticated as error:
+            expired = "expired" in error.message
+            raise Unauthenticated(
+                f"{'the join token has expired' if expired else 'the join token is not valid'}; "
+                "open your invitation link again",
+                details={"reason": "join_token_expired" if expired else "join_token_invalid"},
+            ) from None
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             raise Unauthenticated(
                 "the join token is not valid; open your invitation link again",
                 details={"reason": "join_token_invalid"},

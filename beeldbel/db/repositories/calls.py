@@ -49,6 +49,7 @@ def call_to_json(call: Call) -> dict[str, object]:
                 "left_at": _time(s.left_at),
                 "reconnects": s.reconnects,
                 "media_path": s.media_path,
+                "took_part": s.took_part,
             }
             for s in call.seats
         ],
@@ -81,6 +82,7 @@ def call_from_json(data: dict[str, Any]) -> Call:
                 left_at=_parse(s["left_at"]),
                 reconnects=int(s["reconnects"]),
                 media_path=s["media_path"],
+                took_part=bool(s.get("took_part", False)),
             )
             for s in data["seats"]
         ),

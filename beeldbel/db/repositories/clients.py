@@ -67,6 +67,7 @@ __all__ = [
     "ClientCursor",
     "SqlAccessFacts",
     "SqlClientFile",
+    "consent_given",
     "load_facts",
     "search_candidates",
     "team_of_client",
@@ -798,6 +799,18 @@ class SqlAccessFacts:
         )
         cursor = next_cursor(items[-1].created_at, items[-1].id, more) if items else None
         return Page(items=items, next_cursor=cursor)
+
+
+async def consent_given(session: AsyncSession, client_id: UUID, topic: ConsentTopic) -> bool:
+    """Whether the client's latest decision on ``topic`` gives consent: a policy input (a
+    yes or no, no client data), like :func:`load_facts`."""
+    row = await session.scalar(
+        select(ConsentRecordRow.decision)
+        .where(ConsentRecordRow.client_id == client_id, ConsentRecordRow.topic == topic.value)
+        .order_by(ConsentRecordRow.seq.desc())
+        .limit(1)
+    )
+    return row == ConsentDecision.GIVEN.value
 
 
 async def team_of_client(session: AsyncSession, client_id: UUID) -> UUID:
