@@ -34,7 +34,7 @@ from beeldbel.db.engine import Database
 from beeldbel.db.repositories.agenda import SqlAgenda
 from beeldbel.db.repositories.calls import SqlCalls
 from beeldbel.errors import InvalidTransition, Unavailable
-from beeldbel.scheduling.model import JOIN_GRACE, Appointment, Status
+from beeldbel.scheduling.model import JOIN_GRACE, Appointment, Kind, Status
 from beeldbel.scheduling.rules import set_status
 
 __all__ = ["Applied", "CallService"]
@@ -78,11 +78,13 @@ class CallService:
                 current = await calls.get(appointment_id)
                 fresh = current is None
                 if current is None:
+                    appointment = await SqlAgenda(session).get(appointment_id)
                     current = new_call(
                         appointment_id,
                         now,
                         grace=self._grace,
                         auto_admit_client=self._auto_admit_client,
+                        colleagues_count=appointment.kind is Kind.CASE_MEETING,
                     )
                 after, commands = step(current, event, now)
                 stored = (

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
-from beeldbel.errors import Forbidden, InvalidTransition, NotFound
+from beeldbel.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -105,6 +105,7 @@ class Call:
     opened_at: datetime
     grace: timedelta = DEFAULT_GRACE
     auto_admit_client: bool = False
+    colleagues_count: bool = False  # a case meeting: two workers together make it live
     seats: tuple[Seat, ...] = ()
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -230,6 +231,7 @@ def new_call(
     *,
     grace: timedelta = DEFAULT_GRACE,
     auto_admit_client: bool = False,
+    colleagues_count: bool = False,
 ) -> Call:
     return Call(
         appointment_id,
@@ -237,6 +239,7 @@ def new_call(
         now,
         grace=grace,
         auto_admit_client=auto_admit_client,
+        colleagues_count=colleagues_count,
         no_host_since=now,
     )
 
@@ -263,8 +266,10 @@ def step(call: Call, event: Event, now: datetime) -> tuple[Call, list[Command]]:
     elif isinstance(event, ReportPath):
         seat = _require_seat(call, event.participant_id)
         if event.path not in ("direct", "relay"):
-            raise InvalidTransition("a media path is direct or relay", details={"field": "path"})
-        call = call._with(replace(seat, media_path=event.path))
+            raise InvalidInput("a media path is direct or relay", details={"field": "path"})
+        # Relayed once counts as relayed: the outcome says whether a relay carried the call.
+        path = "relay" if seat.media_path == "relay" else event.path
+        call = call._with(replace(seat, media_path=path))
     call = _expire(call, now, commands)
     call = _settle(call, now, commands)
     return replace(call, version=call.version + 1), commands
@@ -395,16 +400,14 @@ def _settle(call: Call, now: datetime, commands: list[Command]) -> Call:
     if call.phase is Phase.ENDED:
         return call
     in_call = [s for s in call.seats if s.status is SeatStatus.IN_CALL]
-    hosts_present = [
-        s
-        for s in call.seats
-        if s.role == WORKER and s.status in (SeatStatus.IN_CALL, SeatStatus.AWAY)
-    ]
-    if (
-        call.phase is Phase.OPEN
-        and any(s.role == WORKER for s in in_call)
-        and any(s.role != WORKER for s in in_call)
+    # A worker whose connection dropped is not there: the no-host clock starts at the drop,
+    # so a call without its worker ends one grace period later, as a released seat would.
+    hosts_present = [s for s in in_call if s.role == WORKER]
+    others = [s for s in in_call if s.role != WORKER or call.colleagues_count]
+    if call.phase is Phase.OPEN and hosts_present and len(others) >= (
+        2 if call.colleagues_count else 1
     ):
+        # A worker and the client or a guest; in a case meeting, also two colleagues.
         call = replace(call, phase=Phase.LIVE, started_at=now)
     if call.phase is Phase.LIVE:
         call = replace(
