@@ -432,3 +432,35 @@ async def test_bad_messages_get_error_acks_and_another_call_is_unaffected(
     ack = await daan.send("admit", {"id": "d1", "participant_id": daan_client})
     assert ack["ok"] is True
     assert (await world.http.get("/healthz")).status == 200
+
+
+async def test_a_check_in_the_client_never_joined_ends_as_not_joined_once(
+    world: World, peers: Any
+) -> None:
+    from beeldbel.api.calls import CALLS
+
+    waited = await scheduled_call(world)
+    worker = peers()
+    await worker.connect(world, worker_auth(world, waited))
+    nobody = await scheduled_call(
+        world,
+        starts_at=(NOW + timedelta(hours=1)).isoformat(),
+        ends_at=(NOW + timedelta(hours=1, minutes=30)).isoformat(),
+    )
+    service = world.app[CALLS]
+    assert await service.close_unjoined() == 0  # their windows are not over yet
+    world.clock.advance(timedelta(hours=2, minutes=1))
+    assert await service.close_unjoined() == 2
+    assert await service.close_unjoined() == 0  # filed once
+    async with world.app[appkeys.DATABASE].transaction(read_only=True) as session:
+        outcomes = {
+            str(o.appointment_id): o for o in (await session.scalars(select(CallOutcomeRow))).all()
+        }
+    assert {o.reason for o in outcomes.values()} == {"not_joined"}
+    assert [s["role"] for s in outcomes[waited["id"]].seats] == ["worker"]
+    assert outcomes[nobody["id"]].seats == []
+    for appointment in (waited, nobody):
+        response = await world.http.get(
+            f"/api/v1/appointments/{appointment['id']}", headers=world.headers("anouk")
+        )
+        assert (await response.json())["status"] == "no_show"
