@@ -432,6 +432,9 @@ async def test_bad_messages_get_error_acks_and_another_call_is_unaffected(
     ack = await daan.send("admit", {"id": "d1", "participant_id": daan_client})
     assert ack["ok"] is True
     assert (await world.http.get("/healthz")).status == 200
+    metrics = await (await world.http.get("/metrics")).text()
+    assert 'beeldbel_signaling_rejected_total{reason="unknown_event"} 1.0' in metrics
+    assert 'beeldbel_signaling_rejected_total{reason="rate"}' in metrics
 
 
 async def test_a_check_in_the_client_never_joined_ends_as_not_joined_once(
