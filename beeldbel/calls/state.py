@@ -404,8 +404,10 @@ def _settle(call: Call, now: datetime, commands: list[Command]) -> Call:
     # so a call without its worker ends one grace period later, as a released seat would.
     hosts_present = [s for s in in_call if s.role == WORKER]
     others = [s for s in in_call if s.role != WORKER or call.colleagues_count]
-    if call.phase is Phase.OPEN and hosts_present and len(others) >= (
-        2 if call.colleagues_count else 1
+    if (
+        call.phase is Phase.OPEN
+        and hosts_present
+        and len(others) >= (2 if call.colleagues_count else 1)
     ):
         # A worker and the client or a guest; in a case meeting, also two colleagues.
         call = replace(call, phase=Phase.LIVE, started_at=now)

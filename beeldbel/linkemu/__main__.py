@@ -5,11 +5,12 @@
         --rate-down 384 --rate-up 128 --delay 150 --jitter 25 --loss 0.02 --burst 2 --queue 50
     python -m beeldbel.linkemu ... --schedule 4g:60,rural:60,blackout:10,4g
 
-Prints one JSON line when listening (``{"listening": [host, port], ...}``) and one with
-the per-direction counters on exit (SIGINT, SIGTERM or ``--duration``); with
-``--stats-file`` it also rewrites that file with the counters every ``--stats-interval``
-seconds. Custom flags override the named profile (``lan`` by default) in both
-directions, except the rates, which are per direction.
+Prints one JSON line when listening (``{"listening": [host, port], "upstream": [host,
+port], "started_at": seconds of time.monotonic(), ...}``: where the target hears the client
+from, and when the schedule started) and one with the per-direction counters on exit
+(SIGINT, SIGTERM or ``--duration``); with ``--stats-file`` it also rewrites that file with
+the counters every ``--stats-interval`` seconds. Custom flags override the named profile
+(``lan`` by default) in both directions, except the rates, which are per direction.
 """
 
 from __future__ import annotations
@@ -112,7 +113,14 @@ async def run(args: argparse.Namespace, schedule: Schedule) -> dict[str, Any]:
     if args.duration is not None:
         loop.call_later(args.duration, stop.set)
     async with Relay(args.listen, args.target, schedule, seed=args.seed) as relay:
-        emit({"listening": list(relay.listen_address), "schedule": schedule.as_dict()})
+        emit(
+            {
+                "listening": list(relay.listen_address),
+                "upstream": list(relay.upstream_address),
+                "started_at": relay.started_at,  # time.monotonic(), as every process sees it
+                "schedule": schedule.as_dict(),
+            }
+        )
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.stats_interval)
