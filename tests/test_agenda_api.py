@@ -75,7 +75,7 @@ async def patch(world: World, appointment: dict[str, Any], by: str = "anouk", **
     return response.status, await response.json()
 
 
-# --- appointments and the agenda ----------------------------------------------------------------
+# --- appointments and the agenda ------------------------------------------------------------------
 
 
 async def test_a_check_in_lands_in_the_workers_agenda_with_the_clients_name(
@@ -604,7 +604,8 @@ async def test_the_code_gives_a_token_for_that_appointment_and_participant_only(
 
     world.clock.advance(timedelta(minutes=5))  # the lobby opens
     status, answer = await exchange(world, code)
-    assert status == 200 and answer["state"] == "open", answer
+    assert status == 200, answer
+    assert answer["state"] == "open"
     assert answer["appointment_id"] == first["id"]
     assert answer["role"] == "client"
     token = answer["token"]
@@ -696,7 +697,7 @@ async def test_a_home_visit_has_no_call_to_join(world: World, client_id: str) ->
     assert answer["error"]["details"]["reason"] == "not_a_call"
 
 
-# --- calls that start now --------------------------------------------------------------------------
+# --- calls that start now -------------------------------------------------------------------------
 
 
 async def test_start_a_call_with_this_client_now(
@@ -724,7 +725,7 @@ async def test_start_a_call_with_this_client_now(
     ]
 
 
-# --- case meetings ---------------------------------------------------------------------------------
+# --- case meetings --------------------------------------------------------------------------------
 
 
 async def test_a_case_meeting_with_items_and_a_guest_for_one_item(
@@ -780,7 +781,7 @@ async def test_a_case_meeting_with_items_and_a_guest_for_one_item(
     assert response.status == 403
 
 
-# --- retries on a weak link ------------------------------------------------------------------------
+# --- retries on a weak link -----------------------------------------------------------------------
 
 
 async def test_a_retried_booking_or_call_with_one_idempotency_key_books_once(

@@ -86,11 +86,26 @@ class _Page(HTMLParser):
             self.problems.append(f"text outside the catalogs: {data.strip()!r}")
 
 
-def test_index_html_has_no_inline_script_or_style_and_no_text_of_its_own() -> None:
+@pytest.mark.parametrize("page", ["index.html", "join.html"])
+def test_pages_have_no_inline_script_or_style_and_no_text_of_their_own(page: str) -> None:
     parser = _Page()
-    parser.feed((WEB / "index.html").read_text())
+    parser.feed((WEB / page).read_text())
     assert parser.problems == []
-    assert '<html lang="nl">' in (WEB / "index.html").read_text()
+    assert '<html lang="nl">' in (WEB / page).read_text()
+
+
+async def test_the_join_page_is_served_without_sign_in_and_with_the_security_headers(
+    client: TestClient,
+) -> None:
+    page = await client.get("/join")
+    assert page.status == 200
+    assert page.content_type == "text/html"
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert '<script type="module" src="/static/join.js">' in await page.text()
+    # The code is in the fragment and never reaches the server; a query is refused.
+    assert (await client.get("/join?code=abc")).status == 422
 
 
 async def test_the_shell_and_its_files_are_served_with_the_security_headers(

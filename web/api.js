@@ -25,8 +25,8 @@ export function hadSession() {
   return csrfToken() !== null;
 }
 
-async function send(method, path, body, withToken) {
-  const headers = { Accept: 'application/json' };
+async function send(method, path, body, withToken, extra = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const csrf = csrfToken();
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
@@ -95,9 +95,10 @@ export function refresh() {
 }
 
 // A call with the access token; an expired token is renewed once with the cookie.
-export async function call(method, path, body) {
+// ``headers`` adds request headers (an Idempotency-Key, say).
+export async function call(method, path, body, headers = {}) {
   try {
-    return await send(method, path, body, true);
+    return await send(method, path, body, true, headers);
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 401 || error.code !== 'unauthenticated') {
       throw error;
@@ -110,7 +111,7 @@ export async function call(method, path, body) {
       }
       throw refused;
     }
-    return send(method, path, body, true);
+    return send(method, path, body, true, headers);
   }
 }
 

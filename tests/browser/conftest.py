@@ -9,6 +9,8 @@
 * ``signed_in_page(user)`` signs a demo user in with password and TOTP and returns the
   page on the home screen.
 * ``totp(secret)`` gives a code that the server has not seen yet (it refuses a code twice).
+* ``api(server, method, path, body, token=...)`` calls the API directly (JSON in, JSON out);
+  ``api_token(server, user)`` signs a demo user in through the API (password and TOTP).
 
 Playwright never downloads a browser here: ``/usr/bin/chromium`` comes from apt.
 """
@@ -215,6 +217,58 @@ def wrong_code(secret: str) -> str:
     return next(
         code for code in (f"{n:06d}" for n in range(123456, 999999, 7)) if code not in valid
     )
+
+
+# The API, without a browser ------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    json: Any
+    headers: dict[str, str]
+
+
+def api(
+    server: Server, method: str, path: str, body: Any = None, *, token: str | None = None
+) -> Answer:
+    """One request to the running service; errors are answers too (no exception)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server.url(path), data=data, method=method)
+    request.add_header("Accept", "application/json")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            status, headers = response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        raw, status, headers = error.read(), error.code, dict(error.headers)
+    content = headers.get("Content-Type", "")
+    parsed = json.loads(raw) if raw and "json" in content else raw.decode()
+    return Answer(status, parsed, headers)
+
+
+def api_token(server: Server, username: str) -> str:
+    """An access token for a demo user, signed in with password and TOTP through the API."""
+    started = api(
+        server, "POST", "/api/v1/auth/sign-in", {"username": username, "password": DEMO_PASSWORD}
+    )
+    assert started.status == 200, started.json
+    session = api(
+        server,
+        "POST",
+        "/api/v1/auth/second-factor",
+        {
+            "challenge": started.json["challenge"],
+            "code": totp(SECRETS[username], server),
+            "refresh_delivery": "body",
+        },
+    )
+    assert session.status == 200, session.json
+    return str(session.json["access_token"])
 
 
 # The browser --------------------------------------------------------------------------------

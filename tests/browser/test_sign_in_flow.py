@@ -61,7 +61,8 @@ def test_worker_signs_in_with_password_and_totp_switches_to_english_and_signs_ou
 
     page.get_by_role("navigation").get_by_role("link", name=EN["nav.agenda"], exact=True).click()
     expect(page.locator("h1")).to_have_text(EN["nav.agenda"])
-    expect(page.locator(".empty")).to_contain_text(EN["agenda.empty.body"])
+    expect(page.locator("#new-appointment")).to_have_text(EN["agenda.new"])
+    expect(page.locator("#period")).to_contain_text(EN["agenda.week"])
 
     page.get_by_role("button", name=EN["signOut.button"]).click()
     expect(page.locator("h1")).to_have_text(EN["signIn.title"])
