@@ -334,6 +334,8 @@ def change_kind(appointment: Appointment, kind: Kind, now: datetime) -> Appointm
     return replace(
         appointment,
         kind=kind,
+        # A visit has no waiting room: a call that becomes a visit is simply planned.
+        status=Status.PLANNED if appointment.status is Status.LOBBY_OPEN else appointment.status,
         detached=appointment.detached or appointment.series_id is not None,
         updated_at=now,
         version=appointment.version + 1,
