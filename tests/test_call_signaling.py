@@ -467,3 +467,22 @@ async def test_a_check_in_the_client_never_joined_ends_as_not_joined_once(
             f"/api/v1/appointments/{appointment['id']}", headers=world.headers("anouk")
         )
         assert (await response.json())["status"] == "no_show"
+
+
+async def test_the_outcome_can_be_read_by_the_worker_and_is_audited(
+    world: World, peers: Any
+) -> None:
+    appointment, worker, _ = await in_call(world, peers)
+    url = f"/api/v1/appointments/{appointment['id']}/outcome"
+    assert (await world.http.get(url, headers=world.headers("anouk"))).status == 404
+    world.clock.advance(timedelta(minutes=3))
+    assert (await worker.send("end", {"id": "e"}))["ok"] is True
+    response = await world.http.get(url, headers=world.headers("anouk"))
+    assert response.status == 200, await response.text()
+    outcome = await response.json()
+    assert outcome["reason"] == "ended_by_host"
+    assert outcome["duration_s"] == 180
+    assert sorted(p["role"] for p in outcome["participants"]) == ["client", "worker"]
+    assert (await world.http.get(url, headers=world.headers("olaf"))).status == 403
+    reads = await world.audit(event="read", object_type="appointment")
+    assert reads

@@ -351,6 +351,26 @@ class LinksOut(Response):
     items: list[LinkOut]
 
 
+class SeatOutcomeOut(Response):
+    participant_id: UUID
+    role: ParticipantRole
+    joined_at: datetime | None
+    left_at: datetime | None
+    reconnects: int
+    took_part: bool
+
+
+class OutcomeOut(Response):
+    appointment_id: UUID
+    reason: Literal["ended_by_host", "everyone_left", "host_gone", "not_joined"]
+    started_at: datetime | None
+    ended_at: datetime
+    duration_s: int
+    media_path: Literal["direct", "relay"] | None
+    reconnects: int
+    participants: list[SeatOutcomeOut]
+
+
 class HoursOut(Response):
     weekday: int
     starts: time
@@ -528,6 +548,24 @@ async def remove_participant(call: Call) -> Reply:
             path.appointment_id,
             path.participant_id,
             call.query_as(VersionQuery).version,
+        )
+    )
+
+
+async def get_outcome(call: Call) -> Reply:
+    found = await call.app[AGENDA].outcome(call.who(), call.path_as(AppointmentPath).appointment_id)
+    return Reply(
+        OutcomeOut.model_validate(
+            {
+                "appointment_id": found.appointment_id,
+                "reason": found.reason,
+                "started_at": found.started_at,
+                "ended_at": found.ended_at,
+                "duration_s": found.duration_s,
+                "media_path": found.media_path,
+                "reconnects": found.reconnects,
+                "participants": list(found.seats),
+            }
         )
     )
 
@@ -779,6 +817,20 @@ OPERATIONS = (
         response=LinksOut,
         path_params=AppointmentPath,
         roles=CARE,
+    ),
+    Operation(
+        "GET",
+        ONE + "/outcome",
+        get_outcome,
+        "getCallOutcome",
+        "What happened in the call",
+        TAG,
+        CLIENT,
+        response=OutcomeOut,
+        path_params=AppointmentPath,
+        roles=CARE,
+        description="Filed once when the call ended: who took part, when, how long, the "
+        "media path, reconnects and why it ended (`not_joined`: the client never came).",
     ),
     Operation(
         "POST",

@@ -33,6 +33,7 @@ from beeldbel.db.repositories.agenda import (
     SqlContactTimes,
     staff_names,
 )
+from beeldbel.db.repositories.calls import SqlCalls
 from beeldbel.db.repositories.clients import SqlClientFile, team_of_client
 from beeldbel.db.tables.clients import ClientRow, NetworkMemberRow
 from beeldbel.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
@@ -72,6 +73,7 @@ from beeldbel.scheduling.rules import (
 
 __all__ = [
     "AgendaService",
+    "CallOutcome",
     "ConsentMissing",
     "Created",
     "Draft",
@@ -182,6 +184,18 @@ class Created:
 class Link:
     participant: Participant
     path: str  # /join#<code>
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    appointment_id: UUID
+    reason: str
+    started_at: datetime | None
+    ended_at: datetime
+    duration_s: int
+    media_path: str | None
+    reconnects: int
+    seats: tuple[dict[str, object], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +661,26 @@ class AgendaService:
                 await self._shown(session, a, {c: grants[c] for c in a.clients() if c in grants})
                 for a in found
             ]
+
+    async def outcome(self, principal: Principal, appointment_id: UUID) -> CallOutcome:
+        """What happened in the appointment's call (filed once when it ended)."""
+        async with self._access.transaction() as session:
+            appointment = await SqlAgenda(session).get(appointment_id)
+            grants = await self._read_grants(session, principal, appointment)
+            row = await SqlCalls(session).outcome(appointment_id)
+            if row is None:
+                raise NotFound("the call has no outcome yet", details={"id": str(appointment_id)})
+            await self._audit(session, grants, AuditEvent.READ, appointment.id, what="outcome")
+            return CallOutcome(
+                appointment_id=appointment_id,
+                reason=row.reason,
+                started_at=row.started_at,
+                ended_at=row.ended_at,
+                duration_s=row.duration_s,
+                media_path=row.media_path,
+                reconnects=row.reconnects,
+                seats=tuple(row.seats),
+            )
 
     async def links(self, principal: Principal, appointment_id: UUID) -> list[Link]:
         """Each participant's personal link, to send or read out to them."""
