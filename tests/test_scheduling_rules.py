@@ -1556,7 +1556,6 @@ def test_a_guest_for_an_item_without_a_slot_joins_for_the_whole_meeting() -> Non
     )
 
 
-
 def test_a_call_whose_lobby_is_open_turned_into_a_visit_is_planned_again() -> None:
     call = replace(appointment(), status=Status.LOBBY_OPEN)
     visit = change_kind(call, Kind.VISIT, NOW)
