@@ -73,7 +73,14 @@ async def test_shutdown_finishes_the_in_flight_request_then_cancels_background_t
         tasks = app[appkeys.TASKS]
         tasks.start("probe", probe())
         await wait_for(probe_started, "the background task runs")
-        assert sorted(tasks.running) == ["probe", "prune_idempotency_keys", "seal_audit_log"]
+        assert sorted(tasks.running) == [
+            "close_unjoined_calls",
+            "extend_agenda_horizon",
+            "probe",
+            "prune_idempotency_keys",
+            "seal_audit_log",
+            "tick_calls",
+        ]
 
         async with aiohttp.ClientSession() as session:
 
