@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
+import hypothesis
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import make_url
@@ -28,6 +29,13 @@ from beeldbel.clock import FixedClock, SystemClock
 from beeldbel.db.migrate import upgrade
 from beeldbel.identity.model import Principal, PrincipalKind, Role
 from beeldbel.settings import Settings, load_settings
+
+# These machines are shared and noisy: a property test must fail on a wrong answer, never on
+# how long generating its inputs took. (Timing claims live in bench/.)
+hypothesis.settings.register_profile(
+    "beeldbel", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("beeldbel")
 
 PG_URL = os.environ.get(
     "BEELDBEL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
