@@ -43,7 +43,12 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         grace=timedelta(seconds=settings.call_grace_seconds),
         auto_admit_client=settings.auto_admit_client,
     )
+    manager = None
+    if settings.redis_url:
+        # Several processes: rooms and emits reach sockets on every process.
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel="beeldbel-call")
     sio = socketio.AsyncServer(
+        client_manager=manager,
         async_mode="aiohttp",
         transports=["websocket"],
         max_http_buffer_size=MAX_MESSAGE_BYTES,

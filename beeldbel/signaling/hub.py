@@ -389,10 +389,14 @@ class CallHub:
             payload["description"] = message.description.model_dump()
         if message.candidate is not None:
             payload["candidate"] = message.candidate.model_dump()
-        await self._deliver(message.to, "signal", payload)
+        await self._deliver(message.to, "signal", payload, away=target.status is SeatStatus.AWAY)
 
-    async def _deliver(self, participant_id: UUID, event: str, payload: dict[str, object]) -> None:
-        if participant_id in self._sid_of:
+    async def _deliver(
+        self, participant_id: UUID, event: str, payload: dict[str, object], *, away: bool = False
+    ) -> None:
+        """To the participant's room (on whichever process their socket is, through the
+        Redis manager); kept here for one who is away (delivered when they are back)."""
+        if participant_id in self._sid_of or not away:
             await self._sio.emit(
                 event, payload, room=_person_room(participant_id), namespace=NAMESPACE
             )
