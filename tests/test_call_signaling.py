@@ -210,6 +210,11 @@ async def test_the_client_waits_the_worker_admits_and_they_negotiate(
     assert ack["ok"] is True
     assert (await worker.wait_for("signal"))["candidate"] == candidate
 
+    # Before an ICE restart, fresh ICE servers.
+    ice = await client.send("ice", {"id": "i1"})
+    assert ice["ok"] is True
+    assert ice["ice"]["iceTransportPolicy"] == "all"
+
     # The agenda shows the call in progress.
     response = await world.http.get(
         f"/api/v1/appointments/{appointment['id']}", headers=world.headers("anouk")
