@@ -9,6 +9,7 @@ no-show) and a finished call's outcome is stored once. Background jobs tick the 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -24,15 +25,18 @@ from beeldbel.calls.state import (
     EndReason,
     Event,
     Finished,
+    Outcome,
     Phase,
     close_unjoined,
     new_call,
     step,
 )
 from beeldbel.clock import Clock
+from beeldbel.contactlog.model import Taking, entries_for_call
 from beeldbel.db.engine import Database
 from beeldbel.db.repositories.agenda import SqlAgenda
 from beeldbel.db.repositories.calls import SqlCalls
+from beeldbel.db.repositories.contactlog import SqlContactLog
 from beeldbel.errors import InvalidTransition, Unavailable
 from beeldbel.scheduling.model import JOIN_GRACE, Appointment, Kind, Status
 from beeldbel.scheduling.rules import set_status
@@ -114,6 +118,8 @@ class CallService:
             if isinstance(command, Finished):
                 outcome = command.outcome
                 if await SqlCalls(session).add_outcome(outcome):
+                    await self._file(session, appointment, outcome)
+                    await SqlCalls(session).mark_filed(appointment.id, now)
                     await self._audit.append(
                         session,
                         AuditRecord(
@@ -139,6 +145,61 @@ class CallService:
                 await agenda.update(appointment, changed)
                 return changed
         return appointment
+
+    async def _file(
+        self, session: AsyncSession, appointment: Appointment, outcome: Outcome
+    ) -> None:
+        """File the call in the file of every client it was about, once."""
+        opened = await SqlAgenda(session).opened(appointment.id)
+        seats = {s.participant_id: s for s in outcome.seats}
+        people = []
+        for p in appointment.participants:
+            seat = seats.get(p.id)
+            people.append(
+                Taking(
+                    role=p.role.value,
+                    took_part=seat.took_part if seat else False,
+                    joined_at=seat.joined_at if seat else None,
+                    left_at=seat.left_at if seat else None,
+                    opened_link=opened.get(p.id) is not None,
+                    subject=p.subject,
+                )
+            )
+        clients: tuple[tuple[UUID, str | None], ...]
+        if appointment.kind is Kind.CASE_MEETING:
+            topics: dict[UUID, list[str]] = {}
+            for item in appointment.items:
+                topics.setdefault(item.client_id, []).append(item.topic)
+            clients = tuple((cid, "; ".join(t)[:300]) for cid, t in topics.items())
+        else:
+            clients = tuple((cid, None) for cid in appointment.clients())
+        await SqlContactLog(session, self._clock.now()).file(
+            entries_for_call(
+                new_id=uuid.uuid4,
+                appointment_id=appointment.id,
+                kind=appointment.kind.value,
+                clients=clients,
+                scheduled_at=appointment.starts_at,
+                reason=outcome.reason.value,
+                started_at=outcome.started_at,
+                ended_at=outcome.ended_at,
+                media_path=outcome.media_path,
+                reconnects=outcome.reconnects,
+                people=tuple(people),
+            )
+        )
+
+    async def file_outcome(self, appointment_id: UUID) -> None:
+        """File a stored outcome (again): entries already filed stay as they are, once.
+        For a repair job, or an event that arrives a second time."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            stored = await SqlCalls(session).stored_outcome(appointment_id)
+            if stored is None:
+                return
+            appointment = await SqlAgenda(session).get(appointment_id)
+            await self._file(session, appointment, stored)
+            await SqlCalls(session).mark_filed(appointment_id, now)
 
     async def unfinished(self, limit: int = 500) -> list[UUID]:
         async with self._db.transaction(read_only=True) as session:

@@ -26,6 +26,7 @@ from beeldbel.access.service import AccessService
 from beeldbel.audit.model import AuditEvent, AuditRecord, Outcome, through
 from beeldbel.clientfile.model import ConsentTopic, is_given
 from beeldbel.clock import Clock
+from beeldbel.contactlog.model import entry_for_visit
 from beeldbel.db.engine import Database
 from beeldbel.db.repositories.agenda import (
     SqlAgenda,
@@ -35,6 +36,7 @@ from beeldbel.db.repositories.agenda import (
 )
 from beeldbel.db.repositories.calls import SqlCalls
 from beeldbel.db.repositories.clients import SqlClientFile, team_of_client
+from beeldbel.db.repositories.contactlog import SqlContactLog
 from beeldbel.db.tables.clients import ClientRow, NetworkMemberRow
 from beeldbel.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from beeldbel.identity.model import Principal, PrincipalKind, Role
@@ -887,7 +889,22 @@ class AgendaService:
         async def apply(
             session: AsyncSession, current: Appointment, grants: dict[UUID, Grant]
         ) -> Appointment:
-            return set_status(current, status, now)
+            changed = set_status(current, status, now)
+            if current.kind is Kind.VISIT and current.client_id is not None:
+                await SqlContactLog(session, now).file(
+                    [
+                        entry_for_visit(
+                            entry_id=uuid.uuid4(),
+                            appointment_id=current.id,
+                            client_id=current.client_id,
+                            starts_at=current.starts_at,
+                            ends_at=current.ends_at,
+                            took_place=status is Status.COMPLETED,
+                            workers=current.workers(),
+                        )
+                    ]
+                )
+            return changed
 
         return await self._change(principal, appointment_id, version, apply)
 
@@ -963,6 +980,8 @@ class AgendaService:
                 raise NotFound(UNKNOWN_LINK, details={"reason": "unknown_link"})
             appointment, participant = found
             verdict = join_verdict(appointment, participant, now)
+            if verdict.state in (JoinState.OPEN, JoinState.EARLY):
+                await SqlAgenda(session).mark_opened(participant.id, now)
             await self._access.audit.append(
                 session,
                 AuditRecord(

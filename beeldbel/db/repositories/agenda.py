@@ -209,6 +209,22 @@ class SqlAgenda:
             raise NotFound("no such appointment", details={"id": str(appointment_id)})
         return (await self._assemble([row]))[0]
 
+    async def mark_opened(self, participant_id: UUID, now: datetime) -> None:
+        """The first time a participant exchanged their link's code."""
+        await self._session.execute(
+            update(ParticipantRow)
+            .where(ParticipantRow.id == participant_id, ParticipantRow.opened_at.is_(None))
+            .values(opened_at=now)
+        )
+
+    async def opened(self, appointment_id: UUID) -> dict[UUID, datetime | None]:
+        rows = await self._session.execute(
+            select(ParticipantRow.id, ParticipantRow.opened_at).where(
+                ParticipantRow.appointment_id == appointment_id
+            )
+        )
+        return {row.id: row.opened_at for row in rows}
+
     async def by_link(self, link_id: str) -> tuple[Appointment, Participant] | None:
         row = await self._session.scalar(
             select(ParticipantRow).where(ParticipantRow.link_id == link_id)

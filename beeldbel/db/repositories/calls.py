@@ -11,7 +11,15 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from beeldbel.calls.state import Call, EndReason, Outcome, Phase, Seat, SeatStatus
+from beeldbel.calls.state import (
+    Call,
+    EndReason,
+    Outcome,
+    Phase,
+    Seat,
+    SeatOutcome,
+    SeatStatus,
+)
 from beeldbel.db.tables.calls import CallOutcomeRow, CallRow
 
 __all__ = ["SqlCalls", "call_from_json", "call_to_json"]
@@ -170,6 +178,38 @@ class SqlCalls:
         except IntegrityError:
             return False
         return True
+
+    async def mark_filed(self, appointment_id: UUID, now: datetime) -> None:
+        await self._session.execute(
+            update(CallOutcomeRow)
+            .where(CallOutcomeRow.appointment_id == appointment_id)
+            .values(filed_at=now)
+        )
+
+    async def stored_outcome(self, appointment_id: UUID) -> Outcome | None:
+        row = await self._session.get(CallOutcomeRow, appointment_id)
+        if row is None:
+            return None
+        return Outcome(
+            appointment_id=row.appointment_id,
+            reason=EndReason(row.reason),
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            duration=timedelta(seconds=row.duration_s),
+            media_path=row.media_path,
+            reconnects=row.reconnects,
+            seats=tuple(
+                SeatOutcome(
+                    participant_id=UUID(str(s["participant_id"])),
+                    role=str(s["role"]),
+                    joined_at=_parse(s["joined_at"]),
+                    left_at=_parse(s["left_at"]),
+                    reconnects=int(str(s["reconnects"])),
+                    took_part=bool(s["took_part"]),
+                )
+                for s in row.seats
+            ),
+        )
 
     async def outcome(self, appointment_id: UUID) -> CallOutcomeRow | None:
         return await self._session.get(CallOutcomeRow, appointment_id)

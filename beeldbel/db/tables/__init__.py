@@ -3,7 +3,15 @@
 Importing this package registers every table on ``beeldbel.db.base.metadata``.
 """
 
-from beeldbel.db.tables import audit, calls, clients, identity, platform, scheduling
+from beeldbel.db.tables import (
+    audit,
+    calls,
+    clients,
+    contactlog,
+    identity,
+    platform,
+    scheduling,
+)
 from beeldbel.db.tables.platform import IdempotencyKeyRow, TeamRow
 
 __all__ = [
@@ -12,6 +20,7 @@ __all__ = [
     "audit",
     "calls",
     "clients",
+    "contactlog",
     "identity",
     "platform",
     "scheduling",

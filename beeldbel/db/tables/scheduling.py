@@ -147,6 +147,7 @@ class ParticipantRow(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     item_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
     position: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         CheckConstraint(_one_of("role", ROLES), name="role_known"),
