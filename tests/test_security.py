@@ -99,6 +99,7 @@ def assert_security_headers(response: Any, host: str, *, hsts: bool) -> None:
     policy = permissions(headers.get("Permissions-Policy", "x=y"))
     assert policy.pop("camera") == "(self)", what
     assert policy.pop("microphone") == "(self)", what
+    assert policy.pop("display-capture") == "(self)", what  # a worker shares the screen
     assert {"geolocation", "payment", "usb"} <= set(policy), what
     assert set(policy.values()) == {"()"}, what
     assert headers.get("Cross-Origin-Opener-Policy") == "same-origin", what

@@ -552,7 +552,9 @@ function detailView(id) {
         ),
       ),
     );
-    const parts = [facts, h('h2', {}, t('appointment.participants')), people];
+    const parts = [facts];
+    if (a.kind !== 'visit' && !FINAL.has(a.status)) parts.push(callRoomLink(a.id));
+    parts.push(h('h2', {}, t('appointment.participants')), people);
     if (a.kind === 'case_meeting') {
       parts.push(
         h('h2', {}, t('appointment.items')),
@@ -708,6 +710,19 @@ function detailView(id) {
     const first = form.querySelector('input');
     if (first) first.focus();
   }
+}
+
+// To the call screen: the check, then the waiting room.
+function callRoomLink(id) {
+  return h(
+    'p',
+    { class: 'buttons' },
+    h(
+      'a',
+      { class: 'button', id: 'open-call-room', href: `#/call/${id}` },
+      t('appointment.startCall'),
+    ),
+  );
 }
 
 function linkList(links) {
@@ -1354,6 +1369,7 @@ function callView() {
             h('dd', {}, when(started)),
           ),
           h('p', {}, t('call.next')),
+          callRoomLink(started.id),
           ...linkList(links),
           h(
             'p',

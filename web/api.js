@@ -76,6 +76,24 @@ export function signedIn() {
   return accessToken !== null;
 }
 
+function expiresSoon(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(window.atob(part));
+    return claims.exp * 1000 - Date.now() < 60_000;
+  } catch {
+    return true;
+  }
+}
+
+// An access token that is good for at least another minute (for the call's socket, which
+// sends it in its connect payload); renewed with the cookie when needed. Throws ApiError.
+export async function freshAccessToken() {
+  if (accessToken && !expiresSoon(accessToken)) return accessToken;
+  await refresh();
+  return accessToken;
+}
+
 export function refresh() {
   if (!refreshing) {
     refreshing = send('POST', '/api/v1/auth/refresh', {}, false)

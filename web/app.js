@@ -10,6 +10,7 @@ import {
   useLanguage,
 } from './i18n.js';
 import { agendaTitle, agendaView } from './agenda.js';
+import { callRoomTitle, callRoomView, leaveCallRoom } from './staffcall.js';
 import { announce, clearAnnouncement, data, h } from './ui.js';
 
 const SECTIONS = ['agenda', 'clients', 'calls', 'tablets', 'admin'];
@@ -231,7 +232,7 @@ function codeView(step) {
         // Back to the page asked for before signing in, if it was one.
         const wanted = route();
         const section = wanted.split('/')[0];
-        go(section === 'account' || SECTIONS.includes(section) ? `#/${wanted}` : '#/home');
+        go(section === 'account' || section === 'call' || SECTIONS.includes(section) ? `#/${wanted}` : '#/home');
       } catch (error) {
         if (error instanceof ApiError && error.reason === 'challenge_invalid') {
           restartSignIn();
@@ -591,6 +592,8 @@ function render({ focus = true } = {}) {
   const main = document.getElementById('main');
   let content;
   let title = null;
+  // The call screen lives only on its own route: going elsewhere leaves the call.
+  if (current !== 'call' || !state.me) leaveCallRoom();
   if (!state.me || state.flow.step === 'codes') {
     current = 'sign-in';
     content = signInView();
@@ -602,6 +605,10 @@ function render({ focus = true } = {}) {
   } else if (current === 'agenda') {
     content = agendaView(rest, shell);
     title = agendaTitle(rest);
+  } else if (current === 'call' && rest[0]) {
+    current = 'call';
+    content = callRoomView(rest, shell);
+    title = callRoomTitle();
   } else if (SECTIONS.includes(current)) {
     content = sectionView(current);
   } else {
@@ -609,7 +616,7 @@ function render({ focus = true } = {}) {
     content = homeView();
   }
   renderNav(current);
-  main.classList.toggle('wide', current === 'agenda');
+  main.classList.toggle('wide', current === 'agenda' || current === 'call');
   main.replaceChildren(...content);
   title = title || (TITLES[current] ? TITLES[current]() : SECTION_TEXT[current]()[0]);
   document.title = `${title} – ${t('app.name')}`;

@@ -7,6 +7,14 @@
 // "40/call,{sid}" connected, "44/call,{message,data}" refused, "41/call," disconnect,
 // "42/call,[event,data]" event, "42/call,7[event,data]" event with ack 7,
 // "43/call,7[data]" acknowledgement.
+//
+// The server may send events before it confirms the connection (the welcome comes from
+// its connect handler): register handlers with on() before connect().
+//
+// A link that dies without closing (a tunnel, a dead mobile cell) sends nothing at all: the
+// server pings every pingInterval ms, so when nothing arrives for pingInterval + pingTimeout
+// the socket gives up by itself. 'disconnect' then fires with {reason: 'timeout'}; a closed
+// WebSocket gives {reason: 'transport'}, the server's own disconnect {reason: 'server'}.
 
 export class CallSocket extends EventTarget {
   constructor(namespace = '/call') {
@@ -17,11 +25,25 @@ export class CallSocket extends EventTarget {
     this.pending = new Map(); // ack id -> {resolve, reject, timer}
     this.handlers = new Map(); // event -> [fn]
     this.connected = false;
+    this.watchdog = null;
+    this.silenceMs = 45000; // replaced by the server's pingInterval + pingTimeout
+    this.abortConnect = null;
   }
 
+  // on('welcome', fn) ...; on('disconnect', fn) gets {reason}.
   on(event, fn) {
     if (!this.handlers.has(event)) this.handlers.set(event, []);
     this.handlers.get(event).push(fn);
+  }
+
+  fire(event, data) {
+    for (const fn of this.handlers.get(event) || []) {
+      try {
+        fn(data);
+      } catch (error) {
+        console.error(error); // one broken handler must not stop the others
+      }
+    }
   }
 
   // Resolves when the namespace is connected; rejects with {message, data} when refused.
@@ -29,47 +51,36 @@ export class CallSocket extends EventTarget {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const url = `${scheme}://${location.host}/socket.io/?EIO=4&transport=websocket`;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      let ws;
+      try {
+        ws = new WebSocket(url);
+      } catch {
+        reject({ message: 'closed' });
+        return;
+      }
       this.ws = ws;
-      const timer = setTimeout(() => {
-        reject({ message: 'timeout' });
-        ws.close();
-      }, timeoutMs);
       let settled = false;
+      let gone = false;
       const settle = (fn, value) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         fn(value);
       };
-      ws.onmessage = (message) => {
-        const text = String(message.data);
-        const type = text[0];
-        if (type === '0') {
-          ws.send(`40${this.namespace},${JSON.stringify(auth)}`);
-        } else if (type === '2') {
-          ws.send('3');
-        } else if (type === '4') {
-          const { kind, id, payload } = this.parse(text.slice(1));
-          if (kind === '0') {
-            this.connected = true;
-            settle(resolve, payload);
-          } else if (kind === '4') {
-            settle(reject, payload || { message: 'refused' });
-          } else if (kind === '1') {
-            ws.close();
-          } else if (kind === '2' && Array.isArray(payload)) {
-            const [event, data] = payload;
-            for (const fn of this.handlers.get(event) || []) fn(data);
-          } else if (kind === '3' && this.pending.has(id)) {
-            const waiting = this.pending.get(id);
-            this.pending.delete(id);
-            clearTimeout(waiting.timer);
-            waiting.resolve(Array.isArray(payload) ? payload[0] : payload);
-          }
-        }
-      };
-      ws.onclose = () => {
+      const timer = setTimeout(() => {
+        settle(reject, { message: 'timeout' });
+        ended('timeout');
+      }, timeoutMs);
+      this.abortConnect = () => settle(reject, { message: 'closed' });
+      // The end of this WebSocket, however it came: once.
+      const ended = (reason) => {
+        if (gone) return;
+        gone = true;
+        clearTimeout(this.watchdog);
+        ws.onmessage = null;
+        ws.onclose = null;
+        if (ws.readyState <= 1) ws.close();
+        if (this.ws !== ws) return; // an older socket of ours: nobody listens any more
         const wasConnected = this.connected;
         this.connected = false;
         for (const [, waiting] of this.pending) {
@@ -78,8 +89,57 @@ export class CallSocket extends EventTarget {
         }
         this.pending.clear();
         settle(reject, { message: 'closed' });
-        if (wasConnected) this.dispatchEvent(new Event('disconnect'));
+        if (wasConnected) {
+          this.dispatchEvent(new CustomEvent('disconnect', { detail: { reason } }));
+          this.fire('disconnect', { reason });
+        }
       };
+      const heard = () => {
+        clearTimeout(this.watchdog);
+        this.watchdog = setTimeout(() => ended('timeout'), this.silenceMs);
+      };
+      ws.onmessage = (message) => {
+        heard();
+        const text = String(message.data);
+        const type = text[0];
+        if (type === '0') {
+          try {
+            const open = JSON.parse(text.slice(1));
+            if (open.pingInterval && open.pingTimeout) {
+              this.silenceMs = open.pingInterval + open.pingTimeout + 1000;
+              heard();
+            }
+          } catch {
+            // keep the default
+          }
+          ws.send(`40${this.namespace},${JSON.stringify(auth)}`);
+        } else if (type === '2') {
+          ws.send('3');
+        } else if (type === '1') {
+          ended('server');
+        } else if (type === '4') {
+          const { kind, id, payload } = this.parse(text.slice(1));
+          if (kind === '0') {
+            this.connected = true;
+            settle(resolve, payload);
+          } else if (kind === '4') {
+            settle(reject, payload || { message: 'refused' });
+            ended('refused');
+          } else if (kind === '1') {
+            ended('server');
+          } else if (kind === '2' && Array.isArray(payload)) {
+            const [event, data] = payload;
+            this.fire(event, data);
+          } else if (kind === '3' && this.pending.has(id)) {
+            const waiting = this.pending.get(id);
+            this.pending.delete(id);
+            clearTimeout(waiting.timer);
+            waiting.resolve(Array.isArray(payload) ? payload[0] : payload);
+          }
+        }
+      };
+      ws.onclose = () => ended('transport');
+      ws.onerror = () => {}; // onclose follows
     });
   }
 
@@ -106,7 +166,7 @@ export class CallSocket extends EventTarget {
   // Sends an event and resolves with the server's acknowledgement.
   emit(event, data, { timeoutMs = 10000 } = {}) {
     return new Promise((resolve, reject) => {
-      if (!this.connected || !this.ws) {
+      if (!this.connected || !this.ws || this.ws.readyState !== 1) {
         reject({ message: 'not connected' });
         return;
       }
@@ -120,11 +180,23 @@ export class CallSocket extends EventTarget {
     });
   }
 
+  // Closes on purpose: no 'disconnect' event follows.
   close() {
-    if (this.ws && this.ws.readyState <= 1) {
-      if (this.connected) this.ws.send(`41${this.namespace},`);
-      this.ws.close();
-    }
+    const ws = this.ws;
     this.connected = false;
+    this.ws = null;
+    clearTimeout(this.watchdog);
+    if (this.abortConnect) this.abortConnect();
+    for (const [, waiting] of this.pending) {
+      clearTimeout(waiting.timer);
+      waiting.reject({ message: 'closed' });
+    }
+    this.pending.clear();
+    if (ws && ws.readyState <= 1) {
+      if (ws.readyState === 1) ws.send(`41${this.namespace},`);
+      ws.onclose = null;
+      ws.onmessage = null;
+      ws.close();
+    }
   }
 }

@@ -55,6 +55,11 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         cors_allowed_origins=settings.allowed_origins or None,
         ping_interval=10,  # a dead link is noticed within half a minute
         ping_timeout=15,
+        # One connection's messages are handled one after the other, in the order they were
+        # sent: an answer reaches its peer before the ICE candidates sent after it. (By
+        # default every message is a task of its own, and relaying one waits for a read of
+        # the call, so a candidate could overtake its description.)
+        async_handlers=False,
     )
     hub = CallHub(
         sio,

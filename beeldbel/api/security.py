@@ -75,7 +75,8 @@ CORS_MAX_AGE_SECONDS: Final = 600
 
 HSTS: Final = "max-age=31536000; includeSubDomains"
 
-# Camera and microphone for our own pages (calls need them); the rest is switched off.
+# Camera, microphone and screen capture for our own pages (calls need them: a worker shares
+# their screen); the rest is switched off.
 # Features whose default is already "self" and that calls may want (autoplay,
 # fullscreen, screen-wake-lock for the tablet kiosk) are left at their default.
 PERMISSIONS_POLICY: Final = ", ".join(
@@ -84,7 +85,7 @@ PERMISSIONS_POLICY: Final = ", ".join(
         "microphone=(self)",
         "accelerometer=()",
         "bluetooth=()",
-        "display-capture=()",
+        "display-capture=(self)",
         "geolocation=()",
         "gyroscope=()",
         "hid=()",

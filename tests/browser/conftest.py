@@ -11,6 +11,8 @@
 * ``totp(secret)`` gives a code that the server has not seen yet (it refuses a code twice).
 * ``api(server, method, path, body, token=...)`` calls the API directly (JSON in, JSON out);
   ``api_token(server, user)`` signs a demo user in through the API (password and TOTP).
+* ``running_coturn(home, *auth)`` runs coturn (apt's ``turnserver``) on 127.0.0.1 on free
+  ports, with the given authentication arguments (long-term users or ``--use-auth-secret``).
 
 Playwright never downloads a browser here: ``/usr/bin/chromium`` comes from apt.
 """
@@ -20,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -43,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
+TURNSERVER = shutil.which("turnserver") or "/usr/bin/turnserver"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -519,3 +525,88 @@ def tour(page: Page, server: Server, demo_user: str, visit: Visit, *, new_user: 
     expect(page.locator("#password-form")).to_be_visible()
     both("account-" + demo_user)
     return seen
+
+
+# coturn -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Coturn:
+    port: int
+    log: Path
+
+
+def _stun_answers(port: int) -> bool:
+    """A STUN Binding request to 127.0.0.1:port gets its success response."""
+    transaction = os.urandom(12)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.5)
+        probe.sendto(struct.pack("!HHI", 0x0001, 0, 0x2112A442) + transaction, ("127.0.0.1", port))
+        try:
+            data = probe.recv(2048)
+        except OSError:
+            return False
+    return data[:2] == b"\x01\x01" and data[8:20] == transaction
+
+
+def _free_udp_range(size: int) -> int:
+    """The first of ``size`` consecutive UDP ports that are free on 127.0.0.1 right now."""
+    for _ in range(50):
+        first = random.randrange(20_000, 60_000 - size)
+        sockets = []
+        try:
+            for port in range(first, first + size):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free range of UDP ports")
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
+
+
+@contextlib.contextmanager
+def running_coturn(home: Path, *auth: str) -> Iterator[Coturn]:
+    """coturn on 127.0.0.1 (UDP only, loopback peers allowed), started and stopped here.
+
+    ``auth``: ``"--lt-cred-mech", "--user=u:p", "--realm=r"``, or ``"--use-auth-secret",
+    "--static-auth-secret=s", "--realm=r"`` for the per-join credentials Beeldbel issues.
+    """
+    if not Path(TURNSERVER).exists():
+        pytest.fail(f"{TURNSERVER} is missing: apt-get install coturn (scripts/test does)")
+    port = _free_udp_range(1)
+    relay_ports = _free_udp_range(40)
+    log = home / "turnserver.log"
+    process = subprocess.Popen(
+        [
+            TURNSERVER, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+            f"--listening-port={port}", f"--min-port={relay_ports}",
+            f"--max-port={relay_ports + 39}", *auth, "--no-tls", "--no-dtls", "--no-cli",
+            "--no-tcp", "--no-tcp-relay", "--no-rfc5780", "--allow-loopback-peers",
+            f"--userdb={home / 'turndb'}", f"--pidfile={home / 'turnserver.pid'}",
+            f"--log-file={log}", "--simple-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not _stun_answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"coturn did not start: {_tail(log)}")
+        yield Coturn(port, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

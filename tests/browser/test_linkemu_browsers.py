@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import random
-import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +32,8 @@ from beeldbel.linkemu.calls import self_check
 from beeldbel.linkemu.model import named_schedule
 from beeldbel.linkemu.quality import browser_reception
 
-from .conftest import ROOT, Browser
+from .conftest import ROOT, Browser, Coturn, running_coturn
 
-TURNSERVER = shutil.which("turnserver") or "/usr/bin/turnserver"
 CALL_JS = Path(__file__).with_name("linkemu_call.js")
 ORIGIN = "http://127.0.0.1"  # a secure context: getUserMedia works without TLS
 PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>call</title>
@@ -56,84 +49,14 @@ SAMPLE_EVERY_S = 1.0
 # coturn ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Coturn:
-    port: int
-    log: Path
-
-
-def _stun_answers(port: int) -> bool:
-    """A STUN Binding request to 127.0.0.1:port gets its success response."""
-    transaction = os.urandom(12)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.settimeout(0.5)
-        probe.sendto(struct.pack("!HHI", 0x0001, 0, 0x2112A442) + transaction, ("127.0.0.1", port))
-        try:
-            data = probe.recv(2048)
-        except OSError:
-            return False
-    return data[:2] == b"\x01\x01" and data[8:20] == transaction
-
-
-def _free_udp_range(size: int) -> int:
-    """The first of ``size`` consecutive UDP ports that are free on 127.0.0.1 right now."""
-    for _ in range(50):
-        first = random.randrange(20_000, 60_000 - size)
-        sockets = []
-        try:
-            for port in range(first, first + size):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free range of UDP ports")
-
-
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
     """coturn (apt's ``turnserver``) on 127.0.0.1: free ports, long-term credentials."""
-    if not Path(TURNSERVER).exists():
-        pytest.fail(f"{TURNSERVER} is missing: apt-get install coturn (scripts/test does)")
     home = tmp_path_factory.mktemp("coturn")
-    port = _free_udp_range(1)
-    relay_ports = _free_udp_range(40)
-    log = home / "turnserver.log"
-    process = subprocess.Popen(
-        [
-            TURNSERVER, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-            f"--listening-port={port}", f"--min-port={relay_ports}",
-            f"--max-port={relay_ports + 39}", "--lt-cred-mech", f"--user={USER}:{PASSWORD}",
-            f"--realm={REALM}", "--no-tls", "--no-dtls", "--no-cli", "--no-tcp",
-            "--no-tcp-relay", "--no-rfc5780", "--allow-loopback-peers",
-            f"--userdb={home / 'turndb'}", f"--pidfile={home / 'turnserver.pid'}",
-            f"--log-file={log}", "--simple-log",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 20
-        while not _stun_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"coturn did not start: {_tail(log)}")
-        yield Coturn(port, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
+    with running_coturn(
+        home, "--lt-cred-mech", f"--user={USER}:{PASSWORD}", f"--realm={REALM}"
+    ) as started:
+        yield started
 
 
 # the emulator -------------------------------------------------------------------------------
