@@ -491,3 +491,24 @@ async def test_the_outcome_can_be_read_by_the_worker_and_is_audited(
     assert (await world.http.get(url, headers=world.headers("olaf"))).status == 403
     reads = await world.audit(event="read", object_type="appointment")
     assert reads
+
+
+async def test_a_worker_coming_in_late_is_rung_and_the_waiting_see_only_themselves(
+    world: World, peers: Any
+) -> None:
+    appointment = await scheduled_call(world)
+    client, worker = peers(), peers()
+    token = await join_token(world, appointment)
+    await client.connect(world, {"appointment_id": appointment["id"], "join_token": token})
+    client_id = pid(appointment, "client")
+    await client.wait_for("call")
+    assert [s["participant_id"] for s in client.heard["call"][-1]["seats"]] == [client_id]
+    await worker.connect(world, worker_auth(world, appointment))
+    cue = await worker.wait_for("cue")
+    assert cue == {"what": "waiting", "about": client_id}
+    # Still waiting, the client sees nobody else, and hears nothing of the worker's media.
+    assert (await worker.send("media", {"id": "m", "audio": False, "video": True}))["ok"]
+    await worker.wait_for("media")
+    latest = client.heard["call"][-1]
+    assert [s["participant_id"] for s in latest["seats"]] == [client_id]
+    assert client.heard["media"] == []

@@ -48,6 +48,7 @@ from beeldbel.calls.state import (
     Finished,
     Leave,
     ReportPath,
+    Seat,
     SeatStatus,
     Tell,
     Tick,
@@ -218,6 +219,12 @@ class CallHub:
             namespace=NAMESPACE,
         )
         await self._announce(applied)
+        if who.role == ParticipantRole.WORKER.value:
+            # Someone was already waiting when this worker came in: ring now, too.
+            for waiting in applied.call.waiting():
+                await self._deliver(
+                    who.participant_id, "cue", {"what": "waiting", "about": str(waiting)}
+                )
         for event, payload in self._pending.pop(who.participant_id, deque()):
             await self._sio.emit(event, payload, to=sid, namespace=NAMESPACE)
 
@@ -340,17 +347,18 @@ class CallHub:
         elif isinstance(message, protocol.Path):
             await self._apply(who, ReportPath(who.participant_id, message.path))
         elif isinstance(message, protocol.Media):
-            await self._sio.emit(
-                "media",
-                {
-                    "participant_id": str(who.participant_id),
-                    "audio": message.audio,
-                    "video": message.video,
-                    "screen": message.screen,
-                },
-                room=_call_room(who.appointment_id),
-                namespace=NAMESPACE,
-            )
+            call = await self._in_call(who)
+            for participant_id in call.in_call():
+                await self._deliver(
+                    participant_id,
+                    "media",
+                    {
+                        "participant_id": str(who.participant_id),
+                        "audio": message.audio,
+                        "video": message.video,
+                        "screen": message.screen,
+                    },
+                )
         elif isinstance(message, protocol.Chat):
             call = await self._in_call(who)
             for participant_id in call.in_call():
@@ -411,7 +419,14 @@ class CallHub:
         """Everyone in the call sees the new state; hosts get a cue when someone waits."""
         call = applied.call
         room = _call_room(call.appointment_id)
-        await self._sio.emit("call", snapshot(call), room=room, namespace=NAMESPACE)
+        # People in the call see everyone's seat; those waiting (or away, or gone) see the
+        # call's phase and their own seat only: a waiting guest learns nothing of the others.
+        full = snapshot(call)
+        for seat in call.seats:
+            view = full if seat.status is SeatStatus.IN_CALL else snapshot(call, only=seat)
+            await self._sio.emit(
+                "call", view, room=_person_room(seat.participant_id), namespace=NAMESPACE
+            )
         for command in applied.commands:
             if isinstance(command, Tell) and command.cue:
                 for host in command.to or ():
@@ -443,7 +458,8 @@ class CallHub:
                 await self._announce(applied)
 
 
-def snapshot(call: Call) -> dict[str, object]:
+def snapshot(call: Call, only: Seat | None = None) -> dict[str, object]:
+    seats = [only] if only is not None else sorted(call.seats, key=lambda s: str(s.participant_id))
     return {
         "appointment_id": str(call.appointment_id),
         "phase": call.phase.value,
@@ -451,7 +467,7 @@ def snapshot(call: Call) -> dict[str, object]:
         "end_reason": call.end_reason.value if call.end_reason else None,
         "seats": [
             {"participant_id": str(s.participant_id), "role": s.role, "status": s.status.value}
-            for s in sorted(call.seats, key=lambda s: str(s.participant_id))
+            for s in seats
         ],
     }
 
