@@ -12,11 +12,11 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import hypothesis
@@ -194,3 +194,20 @@ def admin_headers(client: TestClient) -> dict[str, str]:
 @pytest.fixture
 def worker_headers(client: TestClient) -> dict[str, str]:
     return auth(token_for(client, Role.WORKER, subject="staff:worker"))
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[Callable[[], Any]]:
+    """Makes Socket.IO participants (``tests.signaling_support.Peer``), closed at the end."""
+    from tests.signaling_support import Peer
+
+    made: list[Peer] = []
+
+    def make() -> Peer:
+        peer = Peer()
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        await peer.close()

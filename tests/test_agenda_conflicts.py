@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,33 +26,40 @@ from beeldbel.identity.keys import Keyring
 from beeldbel.identity.model import Principal, PrincipalKind, Role
 from beeldbel.identity.tokens import TokenService
 from tests.browser.conftest import Server, start_server, stop_server
-from tests.conftest import _asyncpg_dsn, pg_database_url, run_async
+from tests.conftest import _asyncpg_dsn, create_pg_database, pg_database_url, run_async
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 REQUESTS = 200
 
 
-@pytest.fixture
-def two_servers(
-    tmp_path: Path, pg_template: str, spent_pg_databases: list[str]
+@contextmanager
+def two_processes(
+    tmp_path: Path, pg_template: str, spent: list[str], **settings: str
 ) -> Iterator[tuple[Server, Server, str]]:
-    from tests.conftest import create_pg_database
-
+    """Two ``beeldbel serve`` processes on one new PostgreSQL database, with the same keys."""
     name = run_async(create_pg_database(pg_template))
-    spent_pg_databases.append(name)
+    spent.append(name)
     url = pg_database_url(name)
     data = tmp_path / "data"
     data.mkdir()
-    first = start_server(data, database_url=url)
+    first = start_server(data, database_url=url, **settings)
     try:
-        second = start_server(data, database_url=url)  # same keys, same database
+        second = start_server(data, database_url=url, **settings)
         try:
             yield first, second, url
         finally:
             stop_server(second)
     finally:
         stop_server(first)
+
+
+@pytest.fixture
+def two_servers(
+    tmp_path: Path, pg_template: str, spent_pg_databases: list[str]
+) -> Iterator[tuple[Server, Server, str]]:
+    with two_processes(tmp_path, pg_template, spent_pg_databases) as servers:
+        yield servers
 
 
 def staff_token(data_dir: Path, subject: str, *roles: Role) -> dict[str, str]:

@@ -13,9 +13,8 @@ import pytest
 
 from beeldbel.identity.model import Role
 from beeldbel.media.participant import TestParticipant
-from tests.browser.conftest import Server, start_server, stop_server
-from tests.conftest import create_pg_database, pg_database_url, run_async
-from tests.test_agenda_conflicts import demo_facts, staff_token
+from tests.browser.conftest import Server
+from tests.test_agenda_conflicts import demo_facts, staff_token, two_processes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -24,21 +23,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 def two_servers(
     tmp_path: Path, pg_template: str, spent_pg_databases: list[str]
 ) -> Iterator[tuple[Server, Server, str]]:
-    name = run_async(create_pg_database(pg_template))
-    spent_pg_databases.append(name)
-    url = pg_database_url(name)
-    data = tmp_path / "data"
-    data.mkdir()
-    redis = "redis://127.0.0.1:6379/0"
-    first = start_server(data, database_url=url, redis_url=redis)
-    try:
-        second = start_server(data, database_url=url, redis_url=redis)
-        try:
-            yield first, second, url
-        finally:
-            stop_server(second)
-    finally:
-        stop_server(first)
+    with two_processes(
+        tmp_path, pg_template, spent_pg_databases, redis_url="redis://127.0.0.1:6379/0"
+    ) as servers:
+        yield servers
 
 
 async def test_a_call_across_two_processes(two_servers: tuple[Server, Server, str]) -> None:

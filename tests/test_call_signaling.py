@@ -5,7 +5,6 @@ drops and returns within the grace period, refusals of bad messages, and the out
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,88 +19,14 @@ from beeldbel.clock import FixedClock
 from beeldbel.db.tables.calls import CallOutcomeRow
 from beeldbel.settings import Settings
 from tests.clients_support import World, make_world
+from tests.signaling_support import Peer
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-WAIT = 5.0
 
 
 @pytest.fixture
 async def world(aiohttp_client: Any, settings: Settings, fixed_clock: FixedClock) -> World:
     return await make_world(aiohttp_client, settings, fixed_clock)
-
-
-class Peer:
-    """A participant's Socket.IO connection and everything it heard."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.heard: dict[str, list[Any]] = defaultdict(list)
-        self.arrived = asyncio.Event()
-        for event in (
-            "welcome",
-            "call",
-            "cue",
-            "signal",
-            "chat",
-            "media",
-            "notice",
-            "connect_error",
-        ):
-            self.sio.on(event, self._hearing(event), namespace="/call")
-        self.refusal: Any = None
-
-    def _hearing(self, event: str) -> Any:
-        async def heard(data: Any) -> None:
-            self.heard[event].append(data)
-            self.arrived.set()
-
-        return heard
-
-    async def connect(self, world: World, auth: dict[str, Any]) -> None:
-        url = str(world.http.make_url("/"))
-        await self.sio.connect(
-            url, auth=auth, transports=["websocket"], namespaces=["/call"], wait_timeout=WAIT
-        )
-        await self.wait_for("welcome")
-
-    async def send(self, event: str, payload: Any) -> Any:
-        return await self.sio.call(event, payload, namespace="/call", timeout=WAIT)
-
-    async def wait_for(self, event: str, where: Any = None) -> Any:
-        async def found() -> Any:
-            while True:
-                for item in self.heard[event]:
-                    if where is None or where(item):
-                        return item
-                self.arrived.clear()
-                await self.arrived.wait()
-
-        return await asyncio.wait_for(found(), WAIT)
-
-    def seat(self, participant_id: str) -> str | None:
-        calls = self.heard["call"]
-        if not calls:
-            return None
-        seats = {s["participant_id"]: s["status"] for s in calls[-1]["seats"]}
-        return seats.get(participant_id)
-
-    async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
-
-
-@pytest.fixture
-async def peers() -> Any:
-    made: list[Peer] = []
-
-    def make() -> Peer:
-        peer = Peer()
-        made.append(peer)
-        return peer
-
-    yield make
-    for peer in made:
-        await peer.close()
 
 
 async def scheduled_call(

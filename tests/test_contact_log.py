@@ -13,7 +13,7 @@ from beeldbel.api.calls import CALLS
 from beeldbel.clock import FixedClock
 from beeldbel.settings import Settings
 from tests.clients_support import World, make_world
-from tests.test_call_signaling import NOW, Peer, in_call, scheduled_call
+from tests.test_call_signaling import NOW, in_call, scheduled_call
 
 
 @pytest.fixture
@@ -21,20 +21,6 @@ async def world(
     aiohttp_client: Any, settings: Settings, fixed_clock: FixedClock, backend: str
 ) -> World:
     return await make_world(aiohttp_client, settings, fixed_clock)
-
-
-@pytest.fixture
-async def peers() -> Any:
-    made: list[Peer] = []
-
-    def make() -> Peer:
-        peer = Peer()
-        made.append(peer)
-        return peer
-
-    yield make
-    for peer in made:
-        await peer.close()
 
 
 async def contacts(world: World, client_id: str, by: str = "anouk") -> Any:
