@@ -24,7 +24,7 @@
 import { CallSocket } from './socket.js';
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // then every 8 s (with jitter)
-const DISCONNECTED_MS = 3000; // `disconnected` often heals by itself within a moment
+const DISCONNECTED_MS = 1500; // `disconnected` may heal by itself; Chrome reports it only after ~6 s of silence
 const POLITE_EXTRA_MS = 4000;
 const RESTART_RETRY_MS = 8000;
 const KICKED_AGAIN_MS = 60000; // the server closed us twice within this: opened elsewhere
