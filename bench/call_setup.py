@@ -49,13 +49,13 @@ from tests.browser.conftest import (
     Browser,
     Coturn,
     Server,
+    coturn_with_secret,
     open_app,
-    running_coturn,
     sign_in_with_totp,
-    start_server,
+    start_server_with_turn,
     stop_server,
 )
-from tests.browser.test_call import RECORDER_JS, TURN_SECRET, book
+from tests.browser.test_call import RECORDER_JS, book
 from tests.browser.test_call_handover import TURN_VIA_JS, emulator
 
 SLOTS_PER_SERVER = 9  # five-minute slots joinable now, booked back to back
@@ -214,18 +214,11 @@ class Rig:
     def use(self, **settings: str) -> None:
         """A fresh service with these settings (and TURN for the coturn); worker signed in."""
         self.stop()
-        secret = self.home / "turn-secret"
-        secret.write_text(TURN_SECRET + "\n")
         self.settings = settings
         self.servers += 1
         where = self.home / f"server-{self.servers}"
         where.mkdir()
-        self.server = start_server(
-            where / "data",
-            turn_urls=json.dumps([f"turn:127.0.0.1:{self.coturn.port}?transport=udp"]),
-            turn_secret_file=str(secret),
-            **settings,
-        )
+        self.server = start_server_with_turn(where, self.coturn, **settings)
         sign_in_with_totp(self.worker, self.server, WORKER)
         token = self.worker.evaluate(TOKEN_JS)
         assert isinstance(token, str)
@@ -314,12 +307,7 @@ def rig() -> Iterator[Rig]:
         (home / "coturn").mkdir()
         (home / "browsers").mkdir()
         with (
-            running_coturn(
-                home / "coturn",
-                "--use-auth-secret",
-                f"--static-auth-secret={TURN_SECRET}",
-                "--realm=beeldbel.test",
-            ) as coturn,
+            coturn_with_secret(home / "coturn") as coturn,
             sync_playwright() as playwright,
         ):
             browser = Browser(playwright, home / "browsers")

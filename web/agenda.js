@@ -20,7 +20,7 @@ import {
   today,
   weekNumber,
 } from './time.js';
-import { announce, data, h, icon } from './ui.js';
+import { announce, data, h, icon, markField } from './ui.js';
 
 const KIND_TEXT = {
   checkin: () => t('kind.checkin'),
@@ -184,21 +184,6 @@ async function busy(button, busyText, work) {
   }
 }
 
-function markField(input, text) {
-  const errorId = `${input.id}-error`;
-  const old = document.getElementById(errorId);
-  if (old) old.remove();
-  const hint = input.dataset.hint || null;
-  if (!text) {
-    input.setAttribute('aria-invalid', 'false');
-    if (hint) input.setAttribute('aria-describedby', hint);
-    else input.removeAttribute('aria-describedby');
-    return;
-  }
-  input.before(h('p', { class: 'field-error', id: errorId }, text));
-  input.setAttribute('aria-invalid', 'true');
-  input.setAttribute('aria-describedby', hint ? `${errorId} ${hint}` : errorId);
-}
 
 function field(id, label, attrs = {}, hint = null) {
   const hintId = hint ? `${id}-hint` : null;

@@ -11,7 +11,7 @@ import {
 } from './i18n.js';
 import { agendaTitle, agendaView } from './agenda.js';
 import { callRoomTitle, callRoomView, leaveCallRoom } from './staffcall.js';
-import { announce, clearAnnouncement, data, h } from './ui.js';
+import { announce, clearAnnouncement, data, h, markField } from './ui.js';
 
 const SECTIONS = ['agenda', 'clients', 'calls', 'tablets', 'admin'];
 
@@ -89,22 +89,6 @@ async function submitting(form, busyText, work) {
   }
 }
 
-// Marks a field as wrong with a short text next to it (or clears the mark: text null).
-function markField(input, text) {
-  const errorId = `${input.id}-error`;
-  const old = document.getElementById(errorId);
-  if (old) old.remove();
-  const hintId = input.dataset.hint || null;
-  if (!text) {
-    input.setAttribute('aria-invalid', 'false');
-    if (hintId) input.setAttribute('aria-describedby', hintId);
-    else input.removeAttribute('aria-describedby');
-    return;
-  }
-  input.before(h('p', { class: 'field-error', id: errorId }, text));
-  input.setAttribute('aria-invalid', 'true');
-  input.setAttribute('aria-describedby', hintId ? `${errorId} ${hintId}` : errorId);
-}
 
 // Marks empty required fields; returns false (and focuses the first) if any is empty.
 function requireFilled(form, ids) {

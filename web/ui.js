@@ -65,3 +65,20 @@ export function clearAnnouncement() {
   const announcer = document.getElementById('announcer');
   if (announcer) announcer.textContent = '';
 }
+
+// Marks a field as wrong with a short text next to it (or clears the mark: text null).
+export function markField(input, text) {
+  const errorId = `${input.id}-error`;
+  const old = document.getElementById(errorId);
+  if (old) old.remove();
+  const hintId = input.dataset.hint || null;
+  if (!text) {
+    input.setAttribute('aria-invalid', 'false');
+    if (hintId) input.setAttribute('aria-describedby', hintId);
+    else input.removeAttribute('aria-describedby');
+    return;
+  }
+  input.before(h('p', { class: 'field-error', id: errorId }, text));
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-describedby', hintId ? `${errorId} ${hintId}` : errorId);
+}

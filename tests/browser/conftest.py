@@ -610,3 +610,27 @@ def running_coturn(home: Path, *auth: str) -> Iterator[Coturn]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+TURN_SECRET = "beeldbel-test-turn-secret"
+
+
+@contextlib.contextmanager
+def coturn_with_secret(home: Path) -> Iterator[Coturn]:
+    """coturn as Beeldbel uses it: per-join credentials (use-auth-secret) from TURN_SECRET."""
+    with running_coturn(
+        home, "--use-auth-secret", f"--static-auth-secret={TURN_SECRET}", "--realm=beeldbel.test"
+    ) as started:
+        yield started
+
+
+def start_server_with_turn(base: Path, coturn: Coturn, **settings: str) -> Server:
+    """The service handing out credentials for ``coturn`` (plus any other settings)."""
+    secret = base / "turn-secret"
+    secret.write_text(TURN_SECRET + "\n")
+    return start_server(
+        base / "data",
+        turn_urls=json.dumps([f"turn:127.0.0.1:{coturn.port}?transport=udp"]),
+        turn_secret_file=str(secret),
+        **settings,
+    )

@@ -48,17 +48,16 @@ from tests.browser.conftest import (
     api,
     axe_violations,
     catalog,
-    running_coturn,
+    coturn_with_secret,
     set_language,
     sign_in_with_totp,
-    start_server,
+    start_server_with_turn,
     stop_server,
     texts_outside_catalog,
 )
 
 NL = catalog("nl")
 EN = catalog("en")
-TURN_SECRET = "beeldbel-test-turn-secret"
 GRACE_S = 20  # the reconnect test waits this out once
 LONG_MS = 45_000  # ICE, DTLS and the first frames on a busy 2-core machine
 
@@ -134,10 +133,7 @@ class Booked:
 
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    home = tmp_path_factory.mktemp("coturn")
-    with running_coturn(
-        home, "--use-auth-secret", f"--static-auth-secret={TURN_SECRET}", "--realm=beeldbel.test"
-    ) as started:
+    with coturn_with_secret(tmp_path_factory.mktemp("coturn")) as started:
         yield started
 
 
@@ -145,12 +141,9 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
 def server(tmp_path_factory: pytest.TempPathFactory, coturn: Coturn) -> Iterator[Server]:
     """The service with TURN (per-join credentials for the coturn above), short grace."""
     base = tmp_path_factory.mktemp("beeldbel-calls")
-    secret = base / "turn-secret"
-    secret.write_text(TURN_SECRET + "\n")
-    running = start_server(
-        base / "data",
-        turn_urls=json.dumps([f"turn:127.0.0.1:{coturn.port}?transport=udp"]),
-        turn_secret_file=str(secret),
+    running = start_server_with_turn(
+        base,
+        coturn,
         call_grace_seconds=str(GRACE_S),
     )
     try:

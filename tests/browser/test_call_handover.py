@@ -42,13 +42,12 @@ from tests.browser.conftest import (
     Browser,
     Coturn,
     Server,
-    running_coturn,
-    start_server,
+    coturn_with_secret,
+    start_server_with_turn,
     stop_server,
 )
 from tests.browser.test_call import (
     RECORDER_JS,
-    TURN_SECRET,
     book,
     media_keeps_flowing,
     open_waiting_room,
@@ -90,10 +89,7 @@ TURN_VIA_JS = """
 
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    home = tmp_path_factory.mktemp("coturn")
-    with running_coturn(
-        home, "--use-auth-secret", f"--static-auth-secret={TURN_SECRET}", "--realm=beeldbel.test"
-    ) as started:
+    with coturn_with_secret(tmp_path_factory.mktemp("coturn")) as started:
         yield started
 
 
@@ -101,12 +97,9 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
 def server(tmp_path_factory: pytest.TempPathFactory, coturn: Coturn) -> Iterator[Server]:
     """The service with TURN for the coturn above, every call relayed."""
     base = tmp_path_factory.mktemp("beeldbel-handover")
-    secret = base / "turn-secret"
-    secret.write_text(TURN_SECRET + "\n")
-    running = start_server(
-        base / "data",
-        turn_urls=json.dumps([f"turn:127.0.0.1:{coturn.port}?transport=udp"]),
-        turn_secret_file=str(secret),
+    running = start_server_with_turn(
+        base,
+        coturn,
         relay_only_calls="true",
     )
     try:
