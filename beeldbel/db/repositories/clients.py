@@ -370,6 +370,13 @@ class SqlClientFile:
         """Locks the client row (PostgreSQL) so a concurrent close is ordered with us."""
         require_open(_to_client(await self._row(client_id, lock=True)))
 
+    async def require_open(self, grant: Grant, client_id: UUID) -> None:
+        """Refuse a change to the care file of a closed file (InvalidTransition); the row
+        stays locked until the unit of work ends, so closing waits for the change."""
+        if not grant.allows(Action.CREATE, client_id, self._now):
+            grant.require(Action.CHANGE, client_id, self._now)
+        await self._require_open(client_id)
+
     # clients
 
     async def add(self, grant: Grant, client: Client, lead: str | None) -> None:

@@ -9,6 +9,7 @@ from beeldbel.db.tables import (
     clients,
     contactlog,
     identity,
+    notes,
     platform,
     scheduling,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "clients",
     "contactlog",
     "identity",
+    "notes",
     "platform",
     "scheduling",
 ]
