@@ -7,7 +7,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from beeldbel.api import agenda, appkeys, audit, auth, calls, clients, contactlog, notes, teams
+from beeldbel.api import (
+    agenda,
+    appkeys,
+    audit,
+    auth,
+    calls,
+    clients,
+    contactlog,
+    notes,
+    retention,
+    teams,
+)
 from beeldbel.api import web as web_shell
 from beeldbel.api.errors import error_middleware
 from beeldbel.api.idempotency import prune_expired
@@ -30,7 +41,19 @@ from beeldbel.settings import Settings
 __all__ = ["OPERATIONS", "create_app"]
 
 # Each capability's HTTP module offers its operations and the resources it owns.
-MODULES = (health, teams, auth, clients, contactlog, notes, agenda, calls, audit, web_shell)
+MODULES = (
+    health,
+    teams,
+    auth,
+    clients,
+    contactlog,
+    notes,
+    retention,
+    agenda,
+    calls,
+    audit,
+    web_shell,
+)
 OPERATIONS: tuple[Operation, ...] = tuple(op for module in MODULES for op in module.OPERATIONS)
 
 PRUNE_EVERY_SECONDS = 600.0

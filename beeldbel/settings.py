@@ -22,6 +22,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from beeldbel.errors import InvalidInput
+from beeldbel.retention.model import parse_periods
+
 __all__ = ["ConfigError", "LogFormat", "Settings", "is_loopback_host", "load_settings"]
 
 CONFIG_ENV = "BEELDBEL_CONFIG"
@@ -138,6 +141,10 @@ class Settings(BaseSettings):
     idempotency_hours: int = Field(
         default=24, ge=1, le=24 * 7, description="How long an Idempotency-Key is remembered."
     )
+    retention_years: str = Field(
+        default="wmo_2015=15,jeugdwet=20,wgbo=20",
+        description="Years a closed file is kept, per legal basis; set by the privacy officer.",
+    )
     metrics_token: str | None = Field(
         default=None,
         description="If set, /metrics requires 'Authorization: Bearer <token>'.",
@@ -150,6 +157,15 @@ class Settings(BaseSettings):
         value = value.lower()
         if value not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
+        return value
+
+    @field_validator("retention_years")
+    @classmethod
+    def _retention_periods(cls, value: str) -> str:
+        try:
+            parse_periods(value)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
         return value
 
     @field_validator("database_url")

@@ -78,6 +78,7 @@ async def test_shutdown_finishes_the_in_flight_request_then_cancels_background_t
             "extend_agenda_horizon",
             "probe",
             "prune_idempotency_keys",
+            "report_retention",
             "seal_audit_log",
             "tick_calls",
         ]

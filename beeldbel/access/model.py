@@ -27,6 +27,7 @@ class Action(StrEnum):
     CREATE = "create"
     CHANGE = "change"
     EXPORT = "export"
+    DELETE = "delete"  # a whole file, once its retention period has passed
 
 
 class Category(StrEnum):
@@ -35,6 +36,7 @@ class Category(StrEnum):
     RECORD = "record"  # who the client is: name, contact details, network, care team, consent
     CARE_FILE = "care_file"  # contacts, notes, reports, appointments' content
     AUDIT_TRAIL = "audit_trail"  # who looked at the client's data
+    RETENTION = "retention"  # the file's legal basis and closed date, and deleting it
 
 
 class Basis(StrEnum):

@@ -7,7 +7,8 @@ and returns a :class:`~beeldbel.access.model.Grant` or raises Forbidden. The rul
    The client's own view and legal representatives come with the client portal;
    a bewindvoerder (financial guardian) never reaches the care file.
 2. Audit trails: the privacy officer only. Admins manage users and teams and read
-   neither client data nor audit trails.
+   neither client data nor audit trails. Retention (a file's legal basis and closed date,
+   and deleting a file whose retention period has passed): the privacy officer only.
 3. The client's care team (workers and coordinators in it): everything.
 4. A colleague covering for a care-team member (handover): everything, on behalf of
    that member, until the handover ends.
@@ -37,11 +38,13 @@ from beeldbel.identity.model import Principal, PrincipalKind, Role
 __all__ = ["ALL_ACTIONS", "decide", "validate_emergency_reason"]
 
 ALL_ACTIONS = frozenset(Action)
+CARE_ACTIONS = ALL_ACTIONS - {Action.DELETE}  # a worker never deletes a file
 CARE_ROLES = frozenset({Role.WORKER, Role.COORDINATOR})
 RECORD_ACTIONS_FOR_COORDINATION = frozenset(
     {Action.READ, Action.SEARCH, Action.CREATE, Action.CHANGE}
 )
 EMERGENCY_ACTIONS = frozenset({Action.READ, Action.SEARCH})
+RETENTION_ACTIONS = frozenset({Action.SEARCH, Action.DELETE})
 MAX_EMERGENCY_REASON = 2000
 
 
@@ -88,11 +91,16 @@ def decide(
             )
         raise _refuse("audit trails are for the privacy officer", action, category)
 
+    if category is Category.RETENTION:
+        if Role.PRIVACY_OFFICER in principal.roles and action in RETENTION_ACTIONS:
+            return grant(RETENTION_ACTIONS, Basis.PRIVACY_OFFICER)
+        raise _refuse("retention is for the privacy officer", action, category)
+
     if not principal.roles & CARE_ROLES:
         raise _refuse("client data is for care workers and coordinators", action, category)
 
     if principal.subject in facts.care_team:
-        return grant(ALL_ACTIONS, Basis.CARE_TEAM)
+        return grant(CARE_ACTIONS, Basis.CARE_TEAM)
 
     if Role.WORKER in principal.roles:
         covering = [
@@ -105,7 +113,7 @@ def decide(
         if covering:
             handover = max(covering, key=lambda h: h.ends_at)
             return grant(
-                ALL_ACTIONS,
+                CARE_ACTIONS,
                 Basis.HANDOVER,
                 expires_at=handover.ends_at,
                 on_behalf_of=handover.from_subject,

@@ -31,6 +31,7 @@ class AuditEvent(StrEnum):
     CREATE = "create"
     CHANGE = "change"
     EXPORT = "export"
+    DELETE = "delete"  # a whole file, past its retention period
     EMERGENCY_ACCESS = "emergency_access"
     ACCESS_DENIED = "access_denied"
     # Identity.
