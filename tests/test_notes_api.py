@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from beeldbel.api import appkeys
+from beeldbel.clock import FixedClock
 from beeldbel.contactlog.model import Taking, entries_for_call
 from beeldbel.db.repositories.contactlog import SqlContactLog
 from beeldbel.settings import Settings
-from beeldbel.clock import FixedClock
 from tests.clients_support import World, make_world, subject
 
 STAR = {"housing": 7, "money": 3, "social_network": 5}
