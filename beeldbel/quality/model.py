@@ -1,0 +1,970 @@
+"""The fallback ladder: the slow outer loop that sets a mode per sending direction. Pure.
+
+Every browser in a call sends a compact :class:`Report` now and then (every 1 to 2 s on a
+good link, every 5 s on a weak one): what it measured about what it *sends* (the
+bandwidth estimate, round trip, loss and jitter the far end reported, frames sent) and
+about what it *receives* (:class:`Received`: frames decoded, frozen time, concealed
+audio). The browser's own congestion control stays the fast inner loop; this controller
+only picks a rung of the ladder for each sending direction (a *link*, named by its
+sender):
+
+``hd`` → ``sd`` → ``low`` → ``stills`` → ``audio``   (:data:`SPECS` says what each costs)
+
+and, when even ``audio`` fails, recommends phoning the client (``phone`` is advice for the
+whole call, not a mode). :func:`step` takes the state, one event and ``now`` (seconds on
+a monotonic clock) and returns the new state and the commands for the adapter; nothing
+here does I/O or reads a clock. The adapter sends a :class:`Tick` at least once a second
+so that silence (no reports) is noticed.
+
+The rules, with the constants that carry them:
+
+* **Down quickly.** A report whose estimate is far below what the mode needs (under
+  :data:`SEVERE_FRACTION` of :attr:`ModeSpec.need_kbps`), or audio that stops arriving,
+  steps down at once, several rungs if the estimate says so, whatever the hold. Heavy
+  loss (:data:`HEAVY_LOSS`) and audio breaking up (:data:`AUDIO_BROKEN`) step down once
+  they have lasted :data:`SUSTAIN_S` of reported time, whatever the hold. Milder trouble
+  (an estimate under :data:`SHORT_FRACTION` of the need, loss above :data:`RANDOM_LOSS`
+  with a rising round trip, moving video with loss above :data:`LOSSY`, audio concealed
+  above :data:`AUDIO_HURT` or video the far side does not show) steps down once it has
+  lasted :data:`SUSTAIN_S` and the mode has held for :data:`HOLD_S`. The estimate is
+  trusted downwards: it only falls below what is sent when the link pushes back.
+* **Random loss is not congestion.** Loss of :data:`RANDOM_LOSS` or less is ignored, and
+  so is loss up to :data:`LOSSY` while the round trip does not rise (FEC and
+  retransmission carry it). Loss and concealed audio are judged on their mean over the
+  reports of the last :data:`SMOOTH_S`, so one burst in a short report is not a trend.
+* **Up slowly, only through a probe.** A sender that sends less than it could learns
+  little about the link, so its estimate never raises the mode. After :data:`HOLD_S` in a
+  mode and :data:`CLEAN_BEFORE_PROBE_S` of clean reports the controller sends
+  :class:`Probe`: the browser tries one rung up. Reports that arrive from
+  :data:`PROBE_SETTLE_S` into the probe judge it; a rising round trip, loss above both
+  :data:`LOSSY` and the recent mean plus :data:`PROBE_LOSS_RISE`, breaking audio,
+  stalling video or any other trouble roll it back at once (``SetMode`` with the old
+  mode), and what the probe itself caused never steps the committed mode down (only an
+  estimate far below even the old mode's need does, at once). A report
+  at or after :data:`PROBE_S` with none of that, and an estimate that covers the new
+  mode's whole need (:data:`PROBE_PASS_FRACTION`; the sender now sends at that mode, so
+  its estimate means something), commits it (``SetMode`` with reason ``probe_ok``). Going
+  up needs the whole need and going down a shortfall below :data:`SHORT_FRACTION` of it:
+  an estimate sitting on a boundary does not flap. No report by
+  :data:`PROBE_S` + :data:`PROBE_WAIT_S` is a failure too. Failed probes back off
+  (:data:`PROBE_BACKOFF_S`, doubling up to :data:`PROBE_BACKOFF_MAX_S`).
+* **At most one change per** :data:`HOLD_S` on a steady link: only a severe or urgent
+  step-down, an outage, a data-saver cap or the worker's pin may come sooner; a step up
+  never does (a probe starts :data:`HOLD_S` after the last change at the earliest).
+* **Start.** Links start in ``sd`` (:func:`new_quality`): a weak link drops at its first
+  report, a good one reaches ``hd`` through its first probe.
+* **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
+  come rarely), or nearly all audio concealed at the far end: ``audio`` at once and an
+  ``outage`` hint. Reports coming back give a ``recovered`` hint; audio flows at once,
+  pictures come back only through probes.
+* **Phone.** Only a link already in ``audio`` whose audio keeps failing (an outage, or
+  concealment of :data:`AUDIO_FAILING` or more) for :data:`PHONE_AFTER_S` makes the
+  controller recommend phoning, once per stay in ``audio``.
+* **Pin and data saver.** The worker may pin a link's mode: the controller then changes
+  nothing on that link (not even for an outage: the worker chose) until it is unpinned,
+  but still sends hints and may still recommend phoning if the pin is ``audio``. A
+  data-saver cap is the highest mode a link may use; it wins over a pin above it.
+* **History.** Every committed mode of a link, with time and reason, is kept in
+  :attr:`Link.history`; :func:`outcome_of` gives it to the call outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Final
+
+from beeldbel.errors import InvalidInput, NotFound
+
+__all__ = [
+    "CLEAN_BEFORE_PROBE_S",
+    "HOLD_S",
+    "LADDER",
+    "OUTAGE_AFTER_S",
+    "PHONE_AFTER_S",
+    "PROBE_S",
+    "PROBE_SETTLE_S",
+    "PROBE_WAIT_S",
+    "SPECS",
+    "SUSTAIN_S",
+    "Command",
+    "Condition",
+    "Coverage",
+    "DataSaver",
+    "Event",
+    "Hint",
+    "Link",
+    "LinkOutcome",
+    "Mode",
+    "ModeChange",
+    "ModeSpec",
+    "PhoneAdvice",
+    "Pin",
+    "Probe",
+    "Quality",
+    "QualityOutcome",
+    "Reason",
+    "Received",
+    "RecommendPhone",
+    "Report",
+    "Sample",
+    "SetMode",
+    "Tick",
+    "Trial",
+    "Unpin",
+    "fitting_mode",
+    "new_quality",
+    "outcome_of",
+    "rank",
+    "step",
+]
+
+
+class Mode(StrEnum):
+    HD = "hd"
+    SD = "sd"
+    LOW = "low"
+    STILLS = "stills"
+    AUDIO = "audio"
+
+
+LADDER: Final = (Mode.AUDIO, Mode.STILLS, Mode.LOW, Mode.SD, Mode.HD)  # worst first
+
+
+def rank(mode: Mode) -> int:
+    """The mode's rung: 0 for ``audio`` up to 4 for ``hd``."""
+    return LADDER.index(mode)
+
+
+def _down(mode: Mode) -> Mode:
+    return LADDER[max(rank(mode) - 1, 0)]
+
+
+def _up(mode: Mode) -> Mode | None:
+    return LADDER[rank(mode) + 1] if mode is not Mode.HD else None
+
+
+def _lowest(*modes: Mode) -> Mode:
+    return min(modes, key=rank)
+
+
+# IPv4 + UDP + RTP + SRTP tag: what every audio packet costs on top of its payload.
+PACKET_OVERHEAD_BYTES: Final = 50
+HEADROOM: Final = 1.15  # a mode's need is its wire rate plus 15 %
+
+
+@dataclass(frozen=True, slots=True)
+class ModeSpec:
+    """What a sender does in a mode, and the estimate the mode needs.
+
+    ``video_kbps`` is the video ``maxBitrate`` (0: video stopped); ``width`` x ``height``
+    the largest picture (``scaleResolutionDownBy`` from the camera's), ``max_fps`` its
+    ``maxFramerate`` (0 for stills and audio). ``still_every_s``: in ``stills`` a fresh
+    picture this often. Audio is Opus with in-band FEC in every mode, at ``audio_kbps``
+    and ``ptime_ms`` packets: 60 ms from 16 kbit/s down, where 20 ms headers alone would
+    cost 20 kbit/s. ``need_kbps`` (the wire rate plus :data:`HEADROOM`, rounded) is the
+    bandwidth estimate at which the mode is comfortable.
+    """
+
+    mode: Mode
+    need_kbps: float
+    video_kbps: float
+    width: int
+    height: int
+    max_fps: float
+    still_every_s: float | None
+    audio_kbps: float
+    ptime_ms: int
+
+    @property
+    def audio_wire_kbps(self) -> float:
+        """Audio as it crosses the link: payload plus packet headers."""
+        return self.audio_kbps + PACKET_OVERHEAD_BYTES * 8 / self.ptime_ms
+
+    @property
+    def moving_video(self) -> bool:
+        return self.max_fps > 0
+
+
+SPECS: Final[dict[Mode, ModeSpec]] = {
+    # 500 + 32 + 20 headers = 552 kbit/s on the wire
+    Mode.HD: ModeSpec(Mode.HD, 640, 500, 640, 480, 25, None, 32, 20),
+    # 180 + 24 + 20 = 224
+    Mode.SD: ModeSpec(Mode.SD, 260, 180, 320, 240, 15, None, 24, 20),
+    # 64 + 16 + 6.7 = 87; the encoder may go down to 160x120 at 5 fps on its own
+    Mode.LOW: ModeSpec(Mode.LOW, 100, 64, 320, 180, 10, None, 16, 60),
+    # a ~4 kB picture every 3 s (11 kbit/s) + 16 + 6.7 = 34
+    Mode.STILLS: ModeSpec(Mode.STILLS, 40, 12, 320, 240, 0, 3.0, 16, 60),
+    # 16 + 6.7 = 23
+    Mode.AUDIO: ModeSpec(Mode.AUDIO, 26, 0, 0, 0, 0, None, 16, 60),
+}
+
+HOLD_S: Final = 15.0  # at most one change per this on a steady link
+SUSTAIN_S: Final = 3.0  # reported time mild trouble must last before a step down
+SEVERE_FRACTION: Final = 0.6  # estimate below this share of the need: down at once
+SHORT_FRACTION: Final = 0.85  # estimate below this share of the need: trouble
+RANDOM_LOSS: Final = 0.03  # this much loss without a rising round trip is no congestion
+LOSSY: Final = 0.10  # more than this is too much for moving video, rising delay or not
+HEAVY_LOSS: Final = 0.25  # at least this: one rung down at once
+RTT_RISE_MS: Final = 100.0  # a round trip this far above the recent minimum is rising...
+RTT_RISE_FRACTION: Final = 0.5  # ...or this share of it, or twice the jitter, if larger
+RTT_WINDOW_S: Final = 30.0  # the recent minimum round trip and mean loss are taken over this
+SMOOTH_S: Final = 6.0  # loss and concealment are judged on their mean over this
+AUDIO_HURT: Final = 0.03  # concealed share of audio that is trouble with moving video
+AUDIO_BROKEN: Final = 0.10  # concealed share that steps down at once, at most to stills
+AUDIO_FAILING: Final = 0.20  # concealed share that counts as audio failing
+MEDIA_GONE: Final = 0.5  # concealed share that means the media is not arriving at all
+STARVED_FRACTION: Final = 0.5  # far side decodes less than this share of frames sent
+FROZEN_FRACTION: Final = 0.3  # share of the interval the far side's picture was frozen
+OUTAGE_AFTER_S: Final = 5.0  # no report for this long (at least) is an outage
+LATE_FACTOR: Final = 1.6  # ...or for this many report intervals, when they come rarely
+DEFAULT_INTERVAL_S: Final = 2.0  # expected report interval before the first report
+CLEAN_BEFORE_PROBE_S: Final = 5.0  # clean reported time before a probe
+PROBE_S: Final = 5.0  # how long a probe runs before it can be committed
+PROBE_SETTLE_S: Final = 1.0  # reports earlier in a probe mostly describe the old mode
+PROBE_WAIT_S: Final = 6.0  # past PROBE_S without a report: the probe failed
+PROBE_PASS_FRACTION: Final = 1.0  # a probe commits if the estimate covers this much need
+PROBE_LOSS_RISE: Final = 0.03  # loss this much above the recent mean (and above LOSSY)...
+PROBE_RTT_FRACTION: Final = 0.25  # a probe fails on a rise of this share (or RTT_RISE_MS)
+PROBE_BACKOFF_S: Final = 15.0  # wait after a failed probe, doubling each time...
+PROBE_BACKOFF_MAX_S: Final = 120.0  # ...up to this
+PHONE_AFTER_S: Final = 15.0  # audio failing this long in audio: recommend phoning
+CALM_S: Final = 10.0  # clean reported time after which a weak link has recovered
+
+# How bad trouble is: MILD steps down once sustained and held, URGENT once sustained
+# whatever the hold, SEVERE at once.
+MILD: Final = 1
+URGENT: Final = 2
+SEVERE: Final = 3
+
+
+class Reason(StrEnum):
+    """Why a mode changed, a hint was given or phoning is advised (plain codes for the UI)."""
+
+    START = "start"
+    WEAK_UPLINK = "weak_uplink"  # the estimate does not cover the mode
+    CONGESTION = "congestion"  # loss with a rising round trip
+    HEAVY_LOSS = "heavy_loss"
+    VIDEO_STALLED = "video_stalled"  # the far side decodes few of the frames sent
+    AUDIO_FIRST = "audio_first"  # audio breaks up: video makes way
+    OUTAGE = "outage"
+    RECOVERED = "recovered"
+    PROBE_OK = "probe_ok"
+    PROBE_FAILED = "probe_failed"
+    PINNED = "pinned"
+    DATA_SAVER = "data_saver"
+    AUDIO_FAILING = "audio_failing"
+
+
+class Condition(StrEnum):
+    """What the hints last told both sides about a link."""
+
+    OK = "ok"
+    WEAK = "weak"
+    OUTAGE = "outage"
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What a browser measured, over its report's interval, of the media from ``sender``."""
+
+    sender: str
+    frames_decoded: int = 0
+    frozen_s: float = 0.0  # total freeze duration (webrtc-stats) in the interval
+    audio_concealed: float = 0.0  # share of samples concealed, silence not counted
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.audio_concealed <= 1.0:
+            raise InvalidInput("concealment is a share", details={"field": "audio_concealed"})
+        if self.frames_decoded < 0 or self.frozen_s < 0:
+            raise InvalidInput("counts are not negative", details={"field": "frames_decoded"})
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One browser's compact report over the last ``interval_s`` seconds.
+
+    The sending fields describe the link of ``sender`` (the reporting browser):
+    ``available_kbps`` is its outgoing bandwidth estimate (None where the browser has
+    none), ``rtt_ms``, ``loss`` (a share) and ``jitter_ms`` come from the far end's
+    receiver reports. ``received`` describes the media it receives from the far sender.
+    """
+
+    sender: str
+    interval_s: float
+    available_kbps: float | None = None
+    rtt_ms: float | None = None
+    loss: float = 0.0
+    jitter_ms: float = 0.0
+    frames_sent: int = 0
+    received: Received | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0:
+            raise InvalidInput("a report covers some time", details={"field": "interval_s"})
+        for name in ("available_kbps", "rtt_ms", "jitter_ms", "frames_sent"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise InvalidInput("measurements are not negative", details={"field": name})
+        if not 0.0 <= self.loss <= 1.0:
+            raise InvalidInput("loss is a share", details={"field": "loss"})
+        if self.received is not None and self.received.sender == self.sender:
+            raise InvalidInput("a browser receives from the other", details={"field": "sender"})
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed (at least once a second): silence and timers are noticed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """The worker fixes ``sender``'s mode (capped by the data saver) until :class:`Unpin`."""
+
+    sender: str
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Unpin:
+    sender: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataSaver:
+    """``sender`` may use at most ``cap`` (None: no cap)."""
+
+    sender: str
+    cap: Mode | None
+
+
+Event = Report | Tick | Pin | Unpin | DataSaver
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetMode:
+    """Apply ``mode`` to ``sender``'s outgoing media (commits or rolls back a probe)."""
+
+    sender: str
+    mode: Mode
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Try ``mode`` (one rung up) until a :class:`SetMode` commits or rolls it back."""
+
+    sender: str
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """Tell both sides how ``sender``'s link is.
+
+    ``weak_uplink`` when trouble has lasted :data:`SUSTAIN_S` or forced a step down,
+    ``outage`` when reports stop, ``recovered`` when they come back or after
+    :data:`CALM_S` of clean reports following ``weak_uplink``. The mode itself comes with
+    :class:`SetMode`; the words are the UI's.
+    """
+
+    sender: str
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendPhone:
+    """Even audio fails on ``sender``'s link: offer the worker "bel de cliënt"."""
+
+    sender: str
+    reason: Reason
+
+
+Command = SetMode | Probe | Hint | RecommendPhone
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    at: float
+    mode: Mode
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """A probe in progress: ``mode`` is being tried since ``started_at``."""
+
+    mode: Mode
+    started_at: float
+    loss_before: float  # the mean loss over the last RTT_WINDOW_S
+    rtt_before: float | None
+    evidence: int = 0  # reports from after the settling time
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One report's number: taken in ``at``, covering the ``interval_s`` before it."""
+
+    at: float
+    interval_s: float
+    value: float
+    rtt_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Reported time from ``start`` to ``end`` (the reports' own intervals, not ticks)."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneAdvice:
+    at: float
+    sender: str
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One sending direction: its committed mode and what the controller knows of it."""
+
+    sender: str
+    mode: Mode
+    since: float  # when the committed mode last changed
+    heard_at: float  # the last report from the sender (or when the link began)
+    history: tuple[ModeChange, ...]
+    cap: Mode = Mode.HD
+    pin: Mode | None = None
+    trial: Trial | None = None
+    next_probe_at: float = 0.0
+    failed_probes: int = 0
+    probes_ok: int = 0
+    probes_failed: int = 0
+    interval_s: float = DEFAULT_INTERVAL_S
+    last: Report | None = None
+    received: Received | None = None
+    received_at: float | None = None
+    received_interval_s: float = DEFAULT_INTERVAL_S
+    sent: tuple[Sample, ...] = ()  # the sender's recent reports: value is the loss
+    heard: tuple[Sample, ...] = ()  # the far side's: value is the concealed share of audio
+    applied_at: float = 0.0  # when the sender began doing what it does now
+    ignore_until: float = 0.0  # reports taken in until then show a rolled-back probe
+    send_trouble: Coverage | None = None  # reported time the sending side showed trouble
+    recv_trouble: Coverage | None = None  # ...and the receiving side
+    clean_since: float | None = None
+    condition: Condition = Condition.OK
+    failing_since: float | None = None
+    phoned: bool = False
+
+    @property
+    def trouble_since(self) -> float | None:
+        spans = [c.start for c in (self.send_trouble, self.recv_trouble) if c is not None]
+        return min(spans, default=None)
+
+    @property
+    def sustained(self) -> bool:
+        """Trouble has lasted :data:`SUSTAIN_S` of reported time on one side."""
+        return any(
+            c.end - c.start >= SUSTAIN_S - 1e-9
+            for c in (self.send_trouble, self.recv_trouble)
+            if c is not None
+        )
+
+    @property
+    def applied(self) -> Mode:
+        """What the sender is doing now: the probed mode during a probe."""
+        return self.trial.mode if self.trial is not None else self.mode
+
+    @property
+    def ceiling(self) -> Mode:
+        return self.cap if self.pin is None else _lowest(self.pin, self.cap)
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    links: tuple[Link, ...]
+    phone: tuple[PhoneAdvice, ...] = ()
+    version: int = 1
+
+    def link(self, sender: str) -> Link:
+        for link in self.links:
+            if link.sender == sender:
+                return link
+        raise NotFound("no such sender in this call", details={"sender": sender})
+
+    def _with(self, link: Link) -> Quality:
+        return replace(
+            self, links=tuple(link if x.sender == link.sender else x for x in self.links)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOutcome:
+    sender: str
+    modes: tuple[ModeChange, ...]
+    lowest: Mode
+    probes_ok: int
+    probes_failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class QualityOutcome:
+    """What the call outcome records: the modes each link went through, phone advice."""
+
+    links: tuple[LinkOutcome, ...]
+    phone: tuple[PhoneAdvice, ...]
+
+
+# --- the controller -------------------------------------------------------------------------
+
+
+def new_quality(
+    senders: Iterable[str],
+    now: float,
+    *,
+    start: Mode = Mode.SD,
+    caps: Mapping[str, Mode] | None = None,
+) -> Quality:
+    """A controller for the links of ``senders``, from when their media starts.
+
+    Links start in ``start`` (default ``sd``: a good link reaches ``hd`` by its first
+    probe, a weak one drops at its first report), capped by ``caps``.
+    """
+    links = []
+    for sender in senders:
+        cap = (caps or {}).get(sender, Mode.HD)
+        mode = _lowest(start, cap)
+        history = (ModeChange(now, mode, Reason.START),)
+        links.append(Link(sender, mode, now, now, history, cap, applied_at=now))
+    if len({link.sender for link in links}) != len(links):
+        raise InvalidInput("each sender once", details={"field": "senders"})
+    return Quality(tuple(links))
+
+
+def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Command]]:
+    """The controller after ``event`` at ``now`` and what the adapter must do about it."""
+    commands: list[Command] = []
+    if isinstance(event, Report):
+        link = _take_sending(quality.link(event.sender), event, now, commands)
+        quality = quality._with(link)
+        if event.received is not None:
+            other = quality.link(event.received.sender)
+            other = _take_received(other, event.received, event.interval_s, now)
+            quality = quality._with(other)
+    elif isinstance(event, Pin):
+        link = replace(quality.link(event.sender), pin=event.mode)
+        quality = quality._with(_apply(link, link.ceiling, Reason.PINNED, now, commands))
+    elif isinstance(event, Unpin):
+        quality = quality._with(replace(quality.link(event.sender), pin=None))
+    elif isinstance(event, DataSaver):
+        quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
+    quality = replace(quality, links=tuple(_decide(x, now, commands) for x in quality.links))
+    advice = tuple(
+        PhoneAdvice(now, c.sender, c.reason) for c in commands if isinstance(c, RecommendPhone)
+    )
+    return replace(quality, phone=quality.phone + advice, version=quality.version + 1), commands
+
+
+def fitting_mode(available_kbps: float) -> Mode:
+    """The best mode an estimate of ``available_kbps`` is not short of."""
+    fits = [m for m in LADDER if available_kbps >= SHORT_FRACTION * SPECS[m].need_kbps]
+    return fits[-1] if fits else Mode.AUDIO
+
+
+def outcome_of(quality: Quality) -> QualityOutcome:
+    return QualityOutcome(
+        links=tuple(
+            LinkOutcome(
+                sender=link.sender,
+                modes=link.history,
+                lowest=_lowest(*(change.mode for change in link.history)),
+                probes_ok=link.probes_ok,
+                probes_failed=link.probes_failed,
+            )
+            for link in quality.links
+        ),
+        phone=quality.phone,
+    )
+
+
+# --- taking reports in ----------------------------------------------------------------------
+
+
+def _late_after(interval_s: float) -> float:
+    return max(OUTAGE_AFTER_S, LATE_FACTOR * interval_s)
+
+
+def _take_sending(link: Link, report: Report, now: float, commands: list[Command]) -> Link:
+    sample = Sample(now, report.interval_s, report.loss, report.rtt_ms)
+    sent = (*(x for x in link.sent if x.at >= now - RTT_WINDOW_S), sample)
+    link = replace(link, last=report, heard_at=now, interval_s=report.interval_s, sent=sent)
+    if link.condition is Condition.OUTAGE:
+        commands.append(Hint(link.sender, Reason.RECOVERED))
+        link = replace(link, condition=Condition.OK, send_trouble=None, recv_trouble=None)
+        link = replace(link, clean_since=None)
+    level = _assess(link, now, after=link.ignore_until, receiving=False)[0]
+    return _track(link, now, report.interval_s, level, sending=True)
+
+
+def _take_received(link: Link, received: Received, interval_s: float, now: float) -> Link:
+    sample = Sample(now, interval_s, received.audio_concealed)
+    heard = (*(x for x in link.heard if x.at >= now - SMOOTH_S), sample)
+    link = replace(
+        link, received=received, received_at=now, received_interval_s=interval_s, heard=heard
+    )
+    level = _assess(link, now, after=link.ignore_until, sending=False)[0]
+    return _track(link, now, interval_s, level, sending=False)
+
+
+def _track(link: Link, now: float, covered_s: float, level: int, *, sending: bool) -> Link:
+    """Note the reported time one side has shown trouble, and since when all is clean."""
+    span = link.send_trouble if sending else link.recv_trouble
+    if level == 0:
+        span = None
+    elif span is None:
+        span = Coverage(now - covered_s, now)
+    else:
+        span = replace(span, end=now)
+    link = replace(link, send_trouble=span) if sending else replace(link, recv_trouble=span)
+    if link.trouble_since is not None:
+        return replace(link, clean_since=None)
+    if link.clean_since is None:
+        return replace(link, clean_since=now - covered_s)
+    return link
+
+
+def _fresh_report(link: Link, now: float) -> Report | None:
+    if link.last is None or now - link.heard_at > _late_after(link.interval_s):
+        return None
+    return link.last
+
+
+def _fresh_received(link: Link, now: float) -> Received | None:
+    if link.received_at is None or now - link.received_at > _late_after(link.received_interval_s):
+        return None
+    return link.received
+
+
+def _rtt_floor(link: Link) -> float | None:
+    return min((x.rtt_ms for x in link.sent if x.rtt_ms is not None), default=None)
+
+
+def _mean(samples: Iterable[Sample]) -> float | None:
+    """The mean of the samples' values, weighted by the time each covers."""
+    pairs = [(x.value * x.interval_s, x.interval_s) for x in samples]
+    covered = sum(weight for _, weight in pairs)
+    return sum(value for value, _ in pairs) / covered if covered else None
+
+
+def _recent(samples: tuple[Sample, ...], now: float, after: float) -> float | None:
+    return _mean(x for x in samples if x.at > max(after, now - SMOOTH_S))
+
+
+def _delay_rising(link: Link, report: Report) -> bool:
+    floor = _rtt_floor(link)
+    if report.rtt_ms is None or floor is None:
+        return False
+    margin = max(RTT_RISE_MS, RTT_RISE_FRACTION * floor, 2 * report.jitter_ms)
+    return report.rtt_ms > floor + margin
+
+
+def _assess(
+    link: Link,
+    now: float,
+    after: float = -1.0,
+    *,
+    sending: bool = True,
+    receiving: bool = True,
+) -> tuple[int, Mode, Reason | None]:
+    """How bad the link looks for its committed mode: 0 fine, MILD, URGENT or SEVERE.
+
+    Also the mode to step down to and why. Only fresh reports count, and only those taken
+    in after ``after``: a report judged once must not walk the link down the ladder.
+    ``sending`` and ``receiving`` choose the sides to look at.
+    """
+    mode = link.mode
+    need = SPECS[mode].need_kbps
+    level, target, reason = 0, mode, None
+
+    def worse(new_level: int, new_target: Mode, why: Reason) -> None:
+        nonlocal level, target, reason
+        if new_level > level:
+            reason = why
+        level = max(level, new_level)
+        target = _lowest(target, new_target)
+
+    report = _fresh_report(link, now)
+    if sending and report is not None and link.heard_at > after:
+        available = report.available_kbps
+        if available is not None and available < SHORT_FRACTION * need:
+            severe = available < SEVERE_FRACTION * need
+            worse(SEVERE if severe else MILD, fitting_mode(available), Reason.WEAK_UPLINK)
+        loss = _recent(link.sent, now, after) or 0.0
+        if loss >= HEAVY_LOSS and mode is not Mode.AUDIO:
+            worse(URGENT, _down(mode), Reason.HEAVY_LOSS)
+        elif loss > RANDOM_LOSS and _delay_rising(link, report):
+            worse(MILD, _down(mode), Reason.CONGESTION)
+        elif loss > LOSSY and SPECS[mode].moving_video:
+            worse(MILD, _down(mode), Reason.HEAVY_LOSS)
+    received = _fresh_received(link, now)
+    fresh = link.received_at is not None and link.received_at > after
+    if receiving and received is not None and fresh:
+        concealed = _recent(link.heard, now, after) or 0.0
+        if received.audio_concealed >= MEDIA_GONE:  # no smoothing: the media has stopped
+            worse(SEVERE, Mode.AUDIO, Reason.AUDIO_FIRST)
+        elif concealed >= AUDIO_BROKEN:
+            worse(URGENT, _lowest(_down(mode), Mode.STILLS), Reason.AUDIO_FIRST)
+        elif concealed > AUDIO_HURT and SPECS[mode].moving_video:
+            # Moving video competes with audio; a still now and then hardly does, and
+            # dropping it would not mend loss the link makes anyway.
+            worse(MILD, _down(mode), Reason.AUDIO_FIRST)
+        if _video_stalled(link, now):
+            worse(MILD, _down(mode), Reason.VIDEO_STALLED)
+    return level, target, reason
+
+
+def _video_stalled(link: Link, now: float) -> bool:
+    """Moving video the far side does not show, judged on reports of the current mode only."""
+    received = _fresh_received(link, now)
+    if not SPECS[link.applied].moving_video or received is None or link.received_at is None:
+        return False
+    if link.received_at - link.received_interval_s < link.applied_at:
+        return False  # it describes, at least partly, what was sent before
+    if received.frozen_s > FROZEN_FRACTION * link.received_interval_s:
+        return True
+    report = _fresh_report(link, now)
+    if (
+        report is None
+        or report.frames_sent == 0
+        or link.heard_at - report.interval_s < (link.applied_at)
+    ):
+        return False
+    sent_fps = report.frames_sent / report.interval_s
+    decoded_fps = received.frames_decoded / link.received_interval_s
+    return sent_fps >= 1.0 and decoded_fps < STARVED_FRACTION * sent_fps
+
+
+# --- probes ---------------------------------------------------------------------------------
+
+
+def _judge_trial(link: Link, now: float, commands: list[Command]) -> Link:
+    """Roll the probe back at the first sign of trouble; commit it when it has held."""
+    trial = link.trial
+    if trial is None:
+        return link
+    if now >= trial.started_at + PROBE_S + PROBE_WAIT_S:
+        return _end_trial(link, now, commands, ok=False)  # no word from the sender
+    settled = trial.started_at + PROBE_SETTLE_S
+    if now < settled:
+        return link
+    level, target, reason = _assess(link, now, after=settled - 1e-6)
+    if level > 0 or _trial_failure(link, trial, settled):
+        link = _end_trial(link, now, commands, ok=False)
+        if level == SEVERE and reason is Reason.WEAK_UPLINK and rank(target) < rank(link.mode):
+            # The estimate is far below even the committed mode: the probe did not do that.
+            link = _apply(link, target, Reason.WEAK_UPLINK, now, commands)
+            link = _weak(link, commands)
+        return link
+    if link.heard_at != now:
+        return link
+    trial = replace(trial, evidence=trial.evidence + 1)
+    link = replace(link, trial=trial)
+    if now < trial.started_at + PROBE_S:
+        return link
+    available = link.last.available_kbps if link.last is not None else None
+    need = SPECS[trial.mode].need_kbps
+    covered = available is None or available >= PROBE_PASS_FRACTION * need
+    return _end_trial(link, now, commands, ok=covered)
+
+
+def _trial_failure(link: Link, trial: Trial, settled: float) -> bool:
+    """Loss or round trip rose during the probe (on a report from after it settled)."""
+    report = link.last
+    if report is None or link.heard_at < settled:
+        return False
+    if report.loss > max(LOSSY, trial.loss_before + PROBE_LOSS_RISE):
+        return True
+    floor = _rtt_floor(link)
+    if report.rtt_ms is None or trial.rtt_before is None or floor is None:
+        return False
+    margin = max(RTT_RISE_MS, PROBE_RTT_FRACTION * floor, 2 * report.jitter_ms)
+    return report.rtt_ms > max(trial.rtt_before, floor) + margin
+
+
+def _end_trial(link: Link, now: float, commands: list[Command], *, ok: bool) -> Link:
+    trial = link.trial
+    assert trial is not None
+    if ok:
+        commands.append(SetMode(link.sender, trial.mode, Reason.PROBE_OK))
+        return replace(
+            link,
+            trial=None,
+            mode=trial.mode,
+            since=now,
+            history=(*link.history, ModeChange(now, trial.mode, Reason.PROBE_OK)),
+            failed_probes=0,
+            probes_ok=link.probes_ok + 1,
+            send_trouble=None,
+            recv_trouble=None,
+            phoned=False,
+        )
+    commands.append(SetMode(link.sender, link.mode, Reason.PROBE_FAILED))
+    failed = link.failed_probes + 1
+    backoff = min(PROBE_BACKOFF_S * 2 ** (failed - 1), PROBE_BACKOFF_MAX_S)
+    return replace(
+        link,
+        trial=None,
+        failed_probes=failed,
+        probes_failed=link.probes_failed + 1,
+        next_probe_at=now + backoff,
+        applied_at=now,
+        # What the probe caused, and the reports that still show it, is not the link's
+        # trouble in its committed mode.
+        ignore_until=now + PROBE_SETTLE_S,
+        send_trouble=None,
+        recv_trouble=None,
+    )
+
+
+def _may_probe(link: Link, now: float) -> bool:
+    up = _up(link.mode)
+    return (
+        link.pin is None
+        and link.trial is None
+        and up is not None
+        and rank(up) <= rank(link.cap)
+        and link.condition is not Condition.OUTAGE
+        and now - link.since >= HOLD_S
+        and now >= link.next_probe_at
+        and _fresh_report(link, now) is not None
+        and link.trouble_since is None
+        and link.clean_since is not None
+        and now - link.clean_since >= CLEAN_BEFORE_PROBE_S
+        and _assess(link, now)[0] == 0
+    )
+
+
+def _start_trial(link: Link, now: float, commands: list[Command]) -> Link:
+    up = _up(link.mode)
+    assert up is not None
+    last = link.last
+    assert last is not None
+    trial = Trial(up, now, _mean(link.sent) or 0.0, last.rtt_ms)
+    commands.append(Probe(link.sender, up))
+    return replace(link, trial=trial, applied_at=now)
+
+
+# --- deciding -------------------------------------------------------------------------------
+
+
+def _apply(link: Link, mode: Mode, reason: Reason, now: float, commands: list[Command]) -> Link:
+    """Commit ``mode`` (ending any probe) and tell the sender if what it does changes."""
+    applied = link.applied
+    link = replace(link, trial=None)
+    if mode is not link.mode:
+        link = replace(
+            link,
+            mode=mode,
+            since=now,
+            history=(*link.history, ModeChange(now, mode, reason)),
+            send_trouble=None,
+            recv_trouble=None,
+            phoned=link.phoned and mode is Mode.AUDIO,
+        )
+    if mode is not applied:
+        commands.append(SetMode(link.sender, mode, reason))
+        link = replace(link, applied_at=now)
+    return link
+
+
+def _set_cap(link: Link, cap: Mode | None, now: float, commands: list[Command]) -> Link:
+    link = replace(link, cap=cap or Mode.HD)
+    if link.pin is not None:
+        target = _lowest(link.pin, link.cap)
+        reason = Reason.DATA_SAVER if rank(target) < rank(link.mode) else Reason.PINNED
+        return _apply(link, target, reason, now, commands)
+    if rank(link.applied) > rank(link.cap):
+        return _apply(link, _lowest(link.mode, link.cap), Reason.DATA_SAVER, now, commands)
+    return link
+
+
+def _decide(link: Link, now: float, commands: list[Command]) -> Link:
+    stale = now - link.heard_at > _late_after(link.interval_s)
+    if stale:
+        link = _outage(link, now, commands)
+    else:
+        link = _judge_trial(link, now, commands)
+        link = _step_down(link, now, commands)
+        link = _hint_weak(link, now, commands)
+        if _may_probe(link, now):
+            link = _start_trial(link, now, commands)
+    return _advise_phone(link, now, stale, commands)
+
+
+def _outage(link: Link, now: float, commands: list[Command]) -> Link:
+    if link.condition is not Condition.OUTAGE:
+        commands.append(Hint(link.sender, Reason.OUTAGE))
+        link = replace(link, condition=Condition.OUTAGE, send_trouble=None, recv_trouble=None)
+        link = replace(link, clean_since=None)
+    if link.pin is None and link.applied is not Mode.AUDIO:
+        if link.trial is not None:
+            link = replace(link, probes_failed=link.probes_failed + 1)
+        link = _apply(link, Mode.AUDIO, Reason.OUTAGE, now, commands)
+    return link
+
+
+def _step_down(link: Link, now: float, commands: list[Command]) -> Link:
+    if link.pin is not None or link.trial is not None:
+        return link  # a probe's trouble ends the probe first (_judge_trial)
+    # Only what was reported after the last change may move the mode again.
+    level, target, reason = _assess(link, now, after=max(link.since, link.ignore_until))
+    if level == 0 or reason is None or rank(target) >= rank(link.mode):
+        return link
+    held = now - link.since >= HOLD_S
+    if level == SEVERE or (link.sustained and (held or level == URGENT)):
+        link = _weak(_apply(link, target, reason, now, commands), commands)
+    return link
+
+
+def _weak(link: Link, commands: list[Command]) -> Link:
+    if link.condition is Condition.OK:
+        commands.append(Hint(link.sender, Reason.WEAK_UPLINK))
+        link = replace(link, condition=Condition.WEAK)
+    return link
+
+
+def _hint_weak(link: Link, now: float, commands: list[Command]) -> Link:
+    if link.sustained:
+        return _weak(link, commands)
+    calm = link.clean_since is not None and now - link.clean_since >= CALM_S
+    if link.condition is Condition.WEAK and calm:
+        commands.append(Hint(link.sender, Reason.RECOVERED))
+        return replace(link, condition=Condition.OK)
+    return link
+
+
+def _advise_phone(link: Link, now: float, stale: bool, commands: list[Command]) -> Link:
+    received = _fresh_received(link, now)
+    concealing = received is not None and received.audio_concealed >= AUDIO_FAILING
+    failing = link.mode is Mode.AUDIO and link.trial is None and (stale or concealing)
+    if not failing:
+        return replace(link, failing_since=None)
+    since = link.failing_since if link.failing_since is not None else now
+    link = replace(link, failing_since=since)
+    if not link.phoned and now - since >= PHONE_AFTER_S:
+        reason = Reason.OUTAGE if stale else Reason.AUDIO_FAILING
+        commands.append(RecommendPhone(link.sender, reason))
+        link = replace(link, phoned=True)
+    return link

@@ -1,0 +1,785 @@
+"""The fallback ladder as a pure controller, driven by synthetic report traces (no clock).
+
+Times are seconds after the call's media started. :func:`play` feeds a trace of
+``(seconds, event)`` pairs to the controller and ticks it every half second in between,
+as the adapter would; it returns the final state and every command with its time. The
+closed-loop :func:`simulate` plays the link emulator's profiles instead: each browser
+reports what its leg would show for the mode it is sending in, so a probe above the
+link's capacity sees its round trip and loss rise, as it would on the real link.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from beeldbel.errors import InvalidInput, NotFound
+from beeldbel.linkemu.model import PROFILES, DirectionProfile, Schedule, parse_schedule
+from beeldbel.quality.model import (
+    HOLD_S,
+    LADDER,
+    OUTAGE_AFTER_S,
+    PHONE_AFTER_S,
+    PROBE_S,
+    SPECS,
+    Command,
+    DataSaver,
+    Event,
+    Hint,
+    Mode,
+    ModeChange,
+    Pin,
+    Probe,
+    Quality,
+    Reason,
+    Received,
+    RecommendPhone,
+    Report,
+    SetMode,
+    Tick,
+    Unpin,
+    fitting_mode,
+    new_quality,
+    outcome_of,
+    rank,
+    step,
+)
+
+CLIENT = "client"
+WORKER = "worker"
+TICK_S = 0.5
+
+Log = list[tuple[float, Command]]
+C = TypeVar("C", SetMode, Probe, Hint, RecommendPhone)
+Trace = list[tuple[float, Event]]
+
+
+def play(
+    quality: Quality, trace: Iterable[tuple[float, Event]], until: float
+) -> tuple[Quality, Log]:
+    """Feed ``trace`` (in time order) and a tick every :data:`TICK_S` up to ``until``."""
+    log: Log = []
+    pending = sorted(trace, key=lambda pair: pair[0])
+    ticks = [i * TICK_S for i in range(1, int(until / TICK_S) + 1)]
+    merged = sorted(
+        [(at, 0, event) for at, event in pending] + [(at, 1, Tick()) for at in ticks],
+        key=lambda item: (item[0], item[1]),
+    )
+    for at, _, event in merged:
+        quality, commands = step(quality, event, at)
+        log.extend((at, command) for command in commands)
+    return quality, log
+
+
+def reports(
+    sender: str,
+    start: float,
+    end: float,
+    *,
+    every: float = 1.0,
+    available: float | Callable[[float], float | None] | None = 2000.0,
+    rtt: float | Callable[[float], float] = 60.0,
+    loss: float | Callable[[float], float] = 0.0,
+    jitter: float = 5.0,
+) -> Trace:
+    """Reports from ``sender`` every ``every`` s after ``start`` up to ``end``."""
+
+    def value(x: float | Callable[[float], float | None] | None, at: float) -> float | None:
+        return x(at) if callable(x) else x
+
+    trace: Trace = []
+    count = 1
+    while start + count * every <= end + 1e-9:
+        at = round(start + count * every, 6)
+        r = value(rtt, at)
+        lost = value(loss, at)
+        assert lost is not None
+        trace.append(
+            (at, Report(sender, every, value(available, at), r, lost, jitter, int(15 * every)))
+        )
+        count += 1
+    return trace
+
+
+def started(start: Mode = Mode.SD, *, both: bool = False, **caps: Mode) -> Quality:
+    """The client's link (and, if ``both``, the worker's), in ``start`` at 0 s."""
+    senders = [CLIENT, WORKER] if both else [CLIENT]
+    return new_quality(senders, 0.0, start=start, caps=caps or None)
+
+
+def of(log: Log, kind: type[C], sender: str | None = None) -> list[tuple[float, C]]:
+    """The commands of one kind in ``log`` (for ``sender`` only, if given)."""
+    return [
+        (at, c) for at, c in log if isinstance(c, kind) and (sender is None or c.sender == sender)
+    ]
+
+
+def moves(log: Log, sender: str) -> list[tuple[float, SetMode]]:
+    """The mode changes sent to ``sender``, leaving out probes rolled back."""
+    return [
+        (at, c)
+        for at, c in log
+        if isinstance(c, SetMode) and c.sender == sender and c.reason is not Reason.PROBE_FAILED
+    ]
+
+
+def modes(quality: Quality, sender: str) -> list[Mode]:
+    return [change.mode for change in quality.link(sender).history]
+
+
+def assert_ladder_rules(quality: Quality, log: Log) -> None:
+    """What must hold for any trace: the hold, probes before every step up, phone last."""
+    for link in quality.links:
+        history = link.history
+        for before, after in itertools.pairwise(history):
+            assert after.mode is not before.mode
+            if rank(after.mode) > rank(before.mode):
+                assert after.reason in (Reason.PROBE_OK, Reason.PINNED), after
+                assert after.at - before.at >= HOLD_S + PROBE_S, (before, after)
+            if after.reason is Reason.PROBE_OK:
+                probes = [
+                    at
+                    for at, c in of(log, Probe, link.sender)
+                    if c.mode is after.mode and before.at <= at <= after.at
+                ]
+                assert probes, f"{after} without a probe"
+                assert after.at - probes[-1] >= PROBE_S
+            elif after.at - before.at < HOLD_S:
+                assert rank(after.mode) < rank(before.mode), (before, after)
+        for at, command in of(log, RecommendPhone, link.sender):
+            assert command.sender == link.sender
+            mode, since = mode_at(history, at)
+            assert mode is Mode.AUDIO, (at, mode)
+            assert at - since >= PHONE_AFTER_S
+
+
+def mode_at(history: tuple[ModeChange, ...], at: float) -> tuple[Mode, float]:
+    """The committed mode at ``at`` and since when."""
+    current = history[0]
+    for change in history:
+        if change.at <= at:
+            current = change
+    return current.mode, current.at
+
+
+# --- the mode table -------------------------------------------------------------------------
+
+
+def test_the_ladder_gets_cheaper_at_every_rung_and_each_need_has_headroom() -> None:
+    needs = [SPECS[mode].need_kbps for mode in LADDER]
+    assert needs == sorted(needs)
+    assert [mode.value for mode in reversed(LADDER)] == ["hd", "sd", "low", "stills", "audio"]
+    for spec in SPECS.values():
+        wire = spec.video_kbps + spec.audio_wire_kbps
+        assert 1.1 * wire <= spec.need_kbps <= 1.25 * wire, spec
+        # From 16 kbit/s down audio uses 60 ms packets: 20 ms headers would eat the link.
+        assert spec.ptime_ms == (60 if spec.audio_kbps <= 16 else 20)
+    assert (SPECS[Mode.HD].width, SPECS[Mode.HD].height) == (640, 480)
+    assert (SPECS[Mode.SD].width, SPECS[Mode.SD].height) == (320, 240)
+    assert 5 <= SPECS[Mode.LOW].max_fps <= 10
+    still = SPECS[Mode.STILLS].still_every_s
+    assert still is not None
+    assert 2 <= still <= 5
+    assert SPECS[Mode.AUDIO].video_kbps == 0
+    # The worst profile's 32 kbit/s uplink still carries audio.
+    assert SPECS[Mode.AUDIO].audio_wire_kbps < 32
+
+
+@pytest.mark.parametrize(
+    ("kbps", "mode"),
+    [
+        (2000, Mode.HD),
+        (384, Mode.SD),
+        (230, Mode.SD),
+        (200, Mode.LOW),
+        (110, Mode.LOW),
+        (64, Mode.STILLS),
+        (36, Mode.STILLS),
+        (30, Mode.AUDIO),
+        (5, Mode.AUDIO),
+    ],
+)
+def test_the_fitting_mode_for_an_estimate(kbps: float, mode: Mode) -> None:
+    assert fitting_mode(kbps) is mode
+
+
+# --- stepping down --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("every", [1.0, 2.0, 5.0])
+def test_a_drop_from_384_to_64_kbits_steps_down_to_stills_within_3s_at_once(
+    every: float,
+) -> None:
+    trace = reports(CLIENT, 0, 120, every=every, available=lambda t: 384 * 0.9 if t < 60 else 58)
+    quality, log = play(started(), trace, 120)
+
+    first_low_report = min(at for at, r in trace if isinstance(r, Report) and at >= 60)
+    downs = moves(log, CLIENT)
+    assert len(downs) == 1
+    at, command = downs[0]
+    assert command == SetMode(CLIENT, Mode.STILLS, Reason.WEAK_UPLINK)  # two rungs at once
+    assert at - first_low_report <= 3.0
+    assert modes(quality, CLIENT) == [Mode.SD, Mode.STILLS]
+    assert (at, Hint(CLIENT, Reason.WEAK_UPLINK)) in log
+    assert of(log, RecommendPhone) == []
+    assert_ladder_rules(quality, log)
+
+
+@pytest.mark.parametrize("every", [1.0, 2.0, 5.0])
+def test_a_mild_sustained_drop_steps_down_one_rung_within_3s(every: float) -> None:
+    # 200 kbit/s is short of sd (260) but not far below it: trouble, not an emergency.
+    trace = reports(CLIENT, 0, 90, every=every, available=lambda t: 330 if t < 60 else 200)
+    quality, log = play(started(), trace, 90)
+
+    first_low_report = min(at for at, _ in trace if at > 60)
+    (at, command), *_ = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.LOW, Reason.WEAK_UPLINK)
+    assert at - first_low_report <= 3.0
+    assert_ladder_rules(quality, log)
+
+
+def test_one_low_estimate_among_good_ones_is_not_a_sustained_drop() -> None:
+    trace = reports(CLIENT, 0, 60, available=lambda t: 200 if t == 30 else 330)
+    quality, log = play(started(), trace, 60)
+
+    assert moves(log, CLIENT) == []
+    assert modes(quality, CLIENT) == [Mode.SD]
+
+
+def test_a_mild_drop_soon_after_a_change_waits_for_the_hold() -> None:
+    # Far down at 20 s (severe: at once), then a little short of stills at 25 s (mild).
+    trace = reports(CLIENT, 0, 60, available=lambda t: 330 if t < 20 else (60 if t < 25 else 30))
+    quality, log = play(started(), trace, 60)
+
+    times = [at for at, _ in moves(log, CLIENT)]
+    assert modes(quality, CLIENT) == [Mode.SD, Mode.STILLS, Mode.AUDIO]
+    assert times[0] == 20
+    assert times[1] >= times[0] + HOLD_S
+    assert_ladder_rules(quality, log)
+
+
+def test_audio_breaking_up_in_a_video_mode_makes_video_give_way_and_no_phone() -> None:
+    worker = [
+        (at, Report(WORKER, 1.0, 2000, 60, received=Received(CLIENT, 15, 0.0, conceal)))
+        for at in range(1, 60)
+        for conceal in [0.15 if at >= 30 else 0.0]
+    ]
+    quality, log = play(started(both=True), [*reports(CLIENT, 0, 60, available=330), *worker], 60)
+
+    (at, command), *_ = moves(log, CLIENT)
+    assert command.reason is Reason.AUDIO_FIRST
+    assert rank(command.mode) < rank(Mode.SD)
+    assert at - 30 <= 3.0  # 15 % concealed from the report at 30 s on
+    assert of(log, RecommendPhone) == []  # video modes never recommend the phone
+    assert_ladder_rules(quality, log)
+
+
+def test_video_the_far_side_does_not_decode_steps_down_after_it_lasts() -> None:
+    worker = [
+        (at, Report(WORKER, 1.0, 2000, 60, received=Received(CLIENT, 15 if at < 30 else 3)))
+        for at in range(1, 60)
+    ]
+    quality, log = play(started(both=True), [*reports(CLIENT, 0, 60, available=330), *worker], 60)
+
+    (at, command), *_ = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.LOW, Reason.VIDEO_STALLED)
+    assert 31 <= at <= 33
+    assert_ladder_rules(quality, log)
+
+
+# --- random loss is not congestion ----------------------------------------------------------
+
+
+def test_random_loss_up_to_3_percent_without_rising_delay_is_not_congestion() -> None:
+    rng = random.Random(9)
+    trace = reports(
+        CLIENT,
+        0,
+        300,
+        available=lambda t: rng.uniform(1500, 2000),
+        rtt=lambda t: rng.uniform(250, 350),
+        loss=lambda t: rng.uniform(0.0, 0.03),
+        jitter=25,
+    )
+    quality, log = play(started(), trace, 300)
+
+    assert modes(quality, CLIENT) == [Mode.SD, Mode.HD]  # up by a probe, never down
+    assert all(c.reason is not Reason.PROBE_FAILED for _, c in of(log, SetMode, CLIENT))
+    assert_ladder_rules(quality, log)
+
+
+def test_loss_up_to_10_percent_with_a_flat_round_trip_is_carried_by_fec() -> None:
+    trace = reports(CLIENT, 0, 120, available=330, rtt=300, loss=0.06)
+    quality, _ = play(started(), trace, 120)
+
+    assert modes(quality, CLIENT) == [Mode.SD]
+
+
+def test_loss_with_a_rising_round_trip_is_congestion() -> None:
+    trace = reports(
+        CLIENT,
+        0,
+        60,
+        available=330,
+        rtt=lambda t: 300 if t < 30 else 300 + 60 * (t - 29),
+        loss=lambda t: 0.0 if t < 30 else 0.04,
+    )
+    _, log = play(started(), trace, 60)
+
+    (at, command), *_ = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.LOW, Reason.CONGESTION)
+    assert at <= 30 + 3 + 3  # the rise shows from ~33 s (over 150 ms), then 2 s sustained
+
+
+# --- stepping up: only through probes -------------------------------------------------------
+
+
+def test_a_high_estimate_alone_never_steps_up_a_probe_does() -> None:
+    trace = reports(CLIENT, 0, 34, available=5000)
+    quality, log = play(started(Mode.STILLS), trace, 34)
+
+    probe_at, probe = of(log, Probe, CLIENT)[0]
+    assert probe == Probe(CLIENT, Mode.LOW)
+    assert probe_at == HOLD_S
+    committed = of(log, SetMode, CLIENT)
+    assert committed == [(probe_at + PROBE_S, SetMode(CLIENT, Mode.LOW, Reason.PROBE_OK))]
+    assert quality.link(CLIENT).mode is Mode.LOW
+
+
+def test_recovery_is_slow_one_probed_rung_at_a_time() -> None:
+    trace = reports(CLIENT, 0, 200, available=5000)
+    quality, log = play(started(Mode.AUDIO), trace, 200)
+
+    history = quality.link(CLIENT).history
+    assert [c.mode for c in history] == [Mode.AUDIO, Mode.STILLS, Mode.LOW, Mode.SD, Mode.HD]
+    assert [c.at for c in history] == [0, 20, 40, 60, 80]
+    assert all(c.reason is Reason.PROBE_OK for c in history[1:])
+    assert [c.mode for _, c in of(log, Probe, CLIENT)] == [Mode.STILLS, Mode.LOW, Mode.SD, Mode.HD]
+    assert_ladder_rules(quality, log)
+
+
+def test_a_probe_that_raises_the_round_trip_is_rolled_back_and_backs_off() -> None:
+    # From 15 s the probe runs; from 16 s the round trip climbs: the link has no room.
+    trace = reports(CLIENT, 0, 60, available=330, rtt=lambda t: 300 if t <= 15 else 700)
+    quality, log = play(started(), trace, 60)
+
+    assert of(log, Probe, CLIENT)[0] == (15, Probe(CLIENT, Mode.HD))
+    assert of(log, SetMode, CLIENT)[0] == (16, SetMode(CLIENT, Mode.SD, Reason.PROBE_FAILED))
+    assert of(log, Probe, CLIENT)[1][0] == 16 + 15  # backed off
+    assert modes(quality, CLIENT) == [Mode.SD]
+
+
+def test_a_probe_with_rising_loss_is_rolled_back() -> None:
+    trace = reports(CLIENT, 0, 30, available=330, loss=lambda t: 0.0 if t <= 15 else 0.12)
+    quality, log = play(started(), trace, 30)
+
+    assert of(log, SetMode, CLIENT)[0] == (16, SetMode(CLIENT, Mode.SD, Reason.PROBE_FAILED))
+    assert quality.link(CLIENT).probes_failed == 1
+
+
+def test_a_probe_whose_estimate_does_not_cover_the_new_mode_is_rolled_back() -> None:
+    trace = reports(CLIENT, 0, 30, available=330)  # hd needs 640
+    _, log = play(started(), trace, 30)
+
+    assert of(log, SetMode, CLIENT)[0] == (20, SetMode(CLIENT, Mode.SD, Reason.PROBE_FAILED))
+
+
+def test_silence_during_a_probe_is_an_outage_not_a_success() -> None:
+    quality, log = play(started(), reports(CLIENT, 0, 15), 30)
+
+    assert of(log, Probe, CLIENT) == [(15, Probe(CLIENT, Mode.HD))]
+    outage_at = 15 + OUTAGE_AFTER_S + TICK_S
+    assert of(log, SetMode, CLIENT) == [(outage_at, SetMode(CLIENT, Mode.AUDIO, Reason.OUTAGE))]
+    assert quality.link(CLIENT).probes_failed == 1
+    assert modes(quality, CLIENT) == [Mode.SD, Mode.AUDIO]
+
+
+def test_successive_failed_probes_wait_longer_each_time() -> None:
+    trace = reports(CLIENT, 0, 400, available=330)
+    quality, log = play(started(), trace, 400)
+
+    starts = [at for at, _ in of(log, Probe, CLIENT)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert gaps == sorted(gaps)
+    assert gaps[0] >= PROBE_S + 15
+    assert max(gaps) <= PROBE_S + 120 + 1
+    assert modes(quality, CLIENT) == [Mode.SD]
+
+
+# --- a steady link on a mode boundary -------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [Mode.SD, Mode.LOW])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("around", [0.85, 1.0])  # sd's step-down point, sd's whole need
+def test_an_estimate_on_a_mode_boundary_does_not_flap(
+    start: Mode, seed: int, around: float
+) -> None:
+    rng = random.Random(seed)
+    boundary = SPECS[Mode.SD].need_kbps * around
+    trace = reports(CLIENT, 0, 600, available=lambda t: boundary * rng.uniform(0.9, 1.1))
+    quality, log = play(started(start), trace, 600)
+
+    history = quality.link(CLIENT).history
+    assert len(history) <= 2, history  # at most one move in ten minutes, then it holds
+    assert_ladder_rules(quality, log)
+
+
+# --- outages and the phone ------------------------------------------------------------------
+
+
+def test_a_10s_outage_drops_to_audio_and_climbs_back_only_through_probes() -> None:
+    trace = [*reports(CLIENT, 0, 60), *reports(CLIENT, 70, 200)]  # silent from 60 to 70
+    quality, log = play(started(), trace, 200)
+
+    assert mode_at(quality.link(CLIENT).history, 60)[0] is Mode.HD  # probed up at 20 s
+    (down_at, down), *ups = [(at, c) for at, c in moves(log, CLIENT) if at > 60]
+    assert down == SetMode(CLIENT, Mode.AUDIO, Reason.OUTAGE)
+    assert 60 + OUTAGE_AFTER_S < down_at <= 60 + OUTAGE_AFTER_S + 1
+    assert (down_at, Hint(CLIENT, Reason.OUTAGE)) in log
+    assert (71, Hint(CLIENT, Reason.RECOVERED)) in log  # the first report after it
+    assert [c.mode for _, c in ups] == [Mode.STILLS, Mode.LOW, Mode.SD, Mode.HD]
+    assert all(c.reason is Reason.PROBE_OK for _, c in ups)
+    assert ups[0][0] >= down_at + HOLD_S + PROBE_S
+    assert of(log, RecommendPhone) == []  # audio failed for 5 s only
+    assert_ladder_rules(quality, log)
+
+
+def test_rare_reports_on_a_weak_link_are_not_an_outage() -> None:
+    trace = reports(CLIENT, 0, 120, every=5.0, available=110, rtt=800)
+    quality, log = play(started(Mode.LOW), trace, 120)
+
+    assert of(log, Hint, CLIENT) == []
+    assert modes(quality, CLIENT) == [Mode.LOW]
+
+
+def test_a_long_outage_recommends_the_phone_only_after_audio_has_failed() -> None:
+    trace = [*reports(CLIENT, 0, 30), *reports(CLIENT, 90, 120)]
+    quality, log = play(started(), trace, 120)
+
+    audio_at = next(at for at, c in moves(log, CLIENT) if c.mode is Mode.AUDIO)
+    assert audio_at == 30 + OUTAGE_AFTER_S + TICK_S
+    phone = of(log, RecommendPhone)
+    assert phone == [(audio_at + PHONE_AFTER_S, RecommendPhone(CLIENT, Reason.OUTAGE))]
+    assert quality.phone[0].sender == CLIENT
+    assert outcome_of(quality).phone == quality.phone
+    assert_ladder_rules(quality, log)
+
+
+def test_audio_that_keeps_failing_in_audio_mode_recommends_the_phone_once() -> None:
+    worker = [
+        (at, Report(WORKER, 1.0, 2000, 60, received=Received(CLIENT, 0, 0.0, 0.3)))
+        for at in range(1, 90)
+    ]
+    client = reports(CLIENT, 0, 90, available=30, rtt=800, loss=0.05)
+    quality, log = play(started(both=True), [*client, *worker], 90)
+
+    assert modes(quality, CLIENT) == [Mode.SD, Mode.AUDIO]
+    (audio_at, _), *_ = moves(log, CLIENT)
+    assert of(log, RecommendPhone) == [
+        (audio_at + PHONE_AFTER_S, RecommendPhone(CLIENT, Reason.AUDIO_FAILING))
+    ]
+    assert_ladder_rules(quality, log)
+
+
+# --- pins, the data saver, the record -------------------------------------------------------
+
+
+def test_a_pinned_mode_is_respected_until_unpinned() -> None:
+    weak = reports(CLIENT, 0, 120, available=lambda t: 60 if 30 <= t < 90 else 2000)
+    trace: Trace = [(10, Pin(CLIENT, Mode.HD)), *weak, (60, Unpin(CLIENT))]
+    _, log = play(started(), trace, 120)
+
+    sets = of(log, SetMode, CLIENT)
+    assert sets[0] == (10, SetMode(CLIENT, Mode.HD, Reason.PINNED))
+    assert all(at < 10 or at >= 60 for at, _ in sets[1:])  # nothing while pinned
+    assert (32, Hint(CLIENT, Reason.WEAK_UPLINK)) in log  # but the hint is given
+    assert sets[1] == (60, SetMode(CLIENT, Mode.STILLS, Reason.WEAK_UPLINK))
+    assert of(log, Probe, CLIENT)[0][0] >= 60 + HOLD_S
+
+
+def test_a_pin_holds_through_an_outage() -> None:
+    trace: Trace = [(1, Pin(CLIENT, Mode.SD)), *reports(CLIENT, 0, 20), *reports(CLIENT, 40, 60)]
+    _, log = play(started(), trace, 60)
+
+    assert of(log, SetMode, CLIENT) == []
+    assert of(log, Hint, CLIENT)[0][1] == Hint(CLIENT, Reason.OUTAGE)
+    assert of(log, RecommendPhone) == []  # the pin is not audio
+
+
+def test_the_data_saver_caps_the_mode_and_a_pin_above_it() -> None:
+    trace: Trace = [*reports(CLIENT, 0, 200, available=5000), (5, DataSaver(CLIENT, Mode.LOW))]
+    trace += [(100, Pin(CLIENT, Mode.HD)), (150, DataSaver(CLIENT, None))]
+    quality, log = play(started(), trace, 200)
+
+    sets = [(at, c) for at, c in of(log, SetMode, CLIENT)]
+    assert sets[0] == (5, SetMode(CLIENT, Mode.LOW, Reason.DATA_SAVER))
+    assert of(log, Probe, CLIENT) == []  # low is the cap: nothing to probe
+    assert (150, SetMode(CLIENT, Mode.HD, Reason.PINNED)) in sets
+    assert all(rank(mode) <= rank(Mode.LOW) for mode in modes(quality, CLIENT)[1:-1])
+
+
+def test_a_cap_at_the_start_is_the_highest_mode() -> None:
+    quality = started(Mode.HD, both=True, client=Mode.STILLS)
+    assert quality.link(CLIENT).mode is Mode.STILLS
+    assert quality.link(WORKER).mode is Mode.HD
+
+
+def test_the_outcome_carries_the_modes_each_direction_went_through() -> None:
+    trace = [
+        *reports(CLIENT, 0, 100, available=lambda t: 330 if t < 20 else 58),
+        *reports(WORKER, 0, 100, available=1000),
+    ]
+    quality, _ = play(started(both=True), trace, 100)
+
+    outcome = outcome_of(quality)
+    client, worker = outcome.links
+    assert client.sender == CLIENT
+    assert [(c.at, c.mode, c.reason) for c in client.modes] == [
+        (0, Mode.SD, Reason.START),
+        (20, Mode.STILLS, Reason.WEAK_UPLINK),
+    ]
+    assert client.probes_failed >= 2  # hd at 15 s, low at 35 s: 58 kbit/s covers neither
+    assert client.lowest is Mode.STILLS
+    assert [c.mode for c in worker.modes] == [Mode.SD, Mode.HD]
+    assert worker.probes_ok == 1
+    assert outcome.phone == ()
+
+
+def test_reports_are_checked() -> None:
+    with pytest.raises(InvalidInput):
+        Report(CLIENT, 1.0, loss=1.5)
+    with pytest.raises(InvalidInput):
+        Report(CLIENT, 0.0)
+    with pytest.raises(InvalidInput):
+        Report(CLIENT, 1.0, available_kbps=-5)
+    with pytest.raises(InvalidInput):
+        new_quality([CLIENT, CLIENT], 0.0)
+    with pytest.raises(InvalidInput):
+        Report(CLIENT, 1.0, received=Received(CLIENT))
+    with pytest.raises(NotFound):
+        step(started(), Report("stranger", 1.0), 1.0)
+
+
+# --- recorded-shape traces from the link emulator's profiles --------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a sender's leg showed over one report interval, for what it sent."""
+
+    available: float
+    rtt: float
+    loss: float
+    delivered: float  # share of what was sent that arrived
+
+
+def leg_report(leg: DirectionProfile, mode: Mode, every: float, rng: random.Random) -> Sent:
+    """Roughly what ``getStats`` shows on ``leg`` while sending in ``mode``.
+
+    The estimate sits a little under the capacity, but an application-limited sender's
+    estimate stays near 1.5 times what it sends (as Chrome's does). Sending more than the
+    capacity fills the queue: the round trip climbs and the overflow is lost.
+    """
+    spec = SPECS[mode]
+    sending = spec.video_kbps + spec.audio_wire_kbps
+    capacity = leg.rate_kbps if leg.rate_kbps is not None else 100_000.0
+    available = min(capacity * rng.uniform(0.85, 0.95), 1.5 * sending + 10)
+    rtt = 2 * leg.delay_ms + rng.uniform(-2, 2) * leg.jitter_ms
+    overflow = max(0.0, 1 - capacity / sending)
+    if overflow:
+        rtt += 1000 * overflow
+    packets = max(10, int(every * (1000 / spec.ptime_ms + spec.video_kbps / 8)))
+    lost, bad = 0, False
+    burst = leg.burst or 1.0
+    enter = leg.loss / (burst * (1 - leg.loss)) if leg.burst else leg.loss
+    for _ in range(packets):
+        bad = rng.random() < (1 - 1 / burst if bad else enter)
+        lost += bad
+    loss = min(1.0, lost / packets + overflow)
+    return Sent(available, max(rtt, 1.0), loss, 1 - loss)
+
+
+def simulate(
+    schedule: Schedule, until: float, seed: int = 1, start: Mode = Mode.SD
+) -> tuple[Quality, Log]:
+    """Both browsers report on the client's emulated leg: up for the client, down for the
+    worker. Reports come every second on fast legs, every 2 s below 300 kbit/s and every 5 s
+    below 100; none from the client in a blackout, while the worker hears nothing from it.
+    """
+    rng = random.Random(seed)
+    quality = new_quality([CLIENT, WORKER], 0.0, start=start)
+    log: Log = []
+    next_at = {CLIENT: 1.0, WORKER: 1.0}
+    for i in range(1, int(until / TICK_S) + 1):
+        now = i * TICK_S
+        segment = schedule.segments[schedule.index_at(now)]
+        profile = segment.profile
+        for sender in (CLIENT, WORKER):
+            if now < next_at[sender]:
+                continue
+            if profile is None:
+                next_at[sender] = now + 1.0
+                if sender == WORKER:
+                    gone = Received(CLIENT, 0, 1.0, 1.0)
+                    event = Report(WORKER, 1.0, None, None, 0.0, received=gone)
+                    quality, commands = step(quality, event, now)
+                    log.extend((now, c) for c in commands)
+                continue
+            leg = profile.up if sender == CLIENT else profile.down
+            other_leg = profile.down if sender == CLIENT else profile.up
+            rate = leg.rate_kbps or 100_000.0
+            every = 1.0 if rate >= 300 else 2.0 if rate >= 100 else 5.0
+            mine = leg_report(leg, quality.link(sender).applied, every, rng)
+            other = WORKER if sender == CLIENT else CLIENT
+            other_mode = quality.link(other).applied
+            theirs = leg_report(other_leg, other_mode, every, rng)
+            fps = SPECS[other_mode].max_fps or (1 / 3 if other_mode is Mode.STILLS else 0)
+            received = Received(
+                other,
+                frames_decoded=int(fps * every * theirs.delivered),
+                audio_concealed=round(theirs.loss * 0.3, 4),  # FEC recovers most
+            )
+            frames = int((SPECS[quality.link(sender).applied].max_fps or 0.34) * every)
+            report = Report(
+                sender,
+                every,
+                round(mine.available, 1),
+                round(mine.rtt, 1),
+                round(mine.loss, 4),
+                leg.jitter_ms,
+                frames,
+                received,
+            )
+            quality, commands = step(quality, report, now)
+            log.extend((now, c) for c in commands)
+            next_at[sender] = now + every
+        quality, commands = step(quality, Tick(), now)
+        log.extend((now, c) for c in commands)
+    return quality, log
+
+
+def share_in(quality: Quality, sender: str, wanted: set[Mode], after: float, until: float) -> float:
+    history = quality.link(sender).history
+    samples = [mode_at(history, after + i)[0] for i in range(int(until - after))]
+    return sum(mode in wanted for mode in samples) / len(samples)
+
+
+@pytest.mark.parametrize(
+    ("profile", "client_modes", "worker_modes"),
+    [
+        ("4g", {Mode.HD}, {Mode.HD}),
+        ("rural", {Mode.LOW}, {Mode.SD}),  # 128 up: 10 fps; 384 down
+        ("edge", {Mode.LOW, Mode.STILLS}, {Mode.LOW, Mode.STILLS}),  # a picture at least every 5 s
+        ("worst", {Mode.AUDIO, Mode.STILLS}, {Mode.STILLS, Mode.AUDIO}),
+    ],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_emulator_profiles_settle_on_the_expected_rungs(
+    profile: str, client_modes: set[Mode], worker_modes: set[Mode], seed: int
+) -> None:
+    quality, log = simulate(PROFILES[profile], 180, seed)
+
+    assert share_in(quality, CLIENT, client_modes, 90, 180) >= 0.9, quality.link(CLIENT).history
+    assert share_in(quality, WORKER, worker_modes, 90, 180) >= 0.9, quality.link(WORKER).history
+    assert of(log, RecommendPhone) == []
+    assert Hint(CLIENT, Reason.OUTAGE) not in [c for _, c in log]
+    assert_ladder_rules(quality, log)
+
+
+def test_the_bench_schedule_steps_down_holds_audio_through_the_outage_and_climbs_back() -> None:
+    schedule = parse_schedule("4g:60,rural:60,worst:60,blackout:10,4g")
+    quality, log = simulate(schedule, 400)
+
+    history = quality.link(CLIENT).history
+    assert mode_at(history, 59)[0] is Mode.HD
+    rural_down = next(c for c in history if c.at >= 60)
+    assert rural_down.mode is Mode.LOW
+    assert rural_down.at <= 60 + 3
+    worst_down = next(c for c in history if c.at >= 120)
+    assert worst_down.mode is Mode.AUDIO
+    assert worst_down.at <= 120 + 3 + 2  # reports come every 2 s on rural
+    assert mode_at(history, 189)[0] is Mode.AUDIO  # through the blackout
+    recovered = [at for at, c in of(log, Hint, CLIENT) if c == Hint(CLIENT, Reason.RECOVERED)]
+    assert any(190 <= at <= 191 for at in recovered)
+    assert mode_at(history, 399)[0] is Mode.HD  # back up through probes
+    assert of(log, RecommendPhone) == []
+    assert_ladder_rules(quality, log)
+
+
+# --- properties over any trace --------------------------------------------------------------
+
+
+@st.composite
+def some_report(draw: st.DrawFn) -> Report:
+    """A report with values from the ladder's neighbourhood as often as from anywhere."""
+    sender = draw(st.sampled_from([CLIENT, WORKER]))
+    received = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                Received,
+                sender=st.just(WORKER if sender == CLIENT else CLIENT),
+                frames_decoded=st.integers(0, 150),
+                frozen_s=st.sampled_from([0.0, 0.5, 3.0]),
+                audio_concealed=st.one_of(st.just(0.0), st.floats(0, 1)),
+            ),
+        )
+    )
+    return Report(
+        sender,
+        interval_s=draw(st.sampled_from([1.0, 2.0, 5.0])),
+        available_kbps=draw(
+            st.one_of(st.none(), st.sampled_from([20, 60, 150, 300, 800, 3000]), st.floats(0, 3000))
+        ),
+        rtt_ms=draw(st.one_of(st.none(), st.just(300.0), st.floats(10, 3000))),
+        loss=draw(st.one_of(st.just(0.0), st.floats(0, 0.05), st.floats(0, 1))),
+        jitter_ms=draw(st.floats(0, 200)),
+        frames_sent=draw(st.integers(0, 300)),
+        received=received,
+    )
+
+
+reports_strategy = some_report()
+events_strategy = st.lists(
+    st.tuples(
+        st.floats(0.1, 8.0),
+        st.one_of(
+            reports_strategy,
+            reports_strategy,
+            reports_strategy,
+            st.just(Tick()),
+            st.builds(
+                DataSaver,
+                sender=st.sampled_from([CLIENT, WORKER]),
+                cap=st.one_of(st.none(), st.sampled_from(LADDER)),
+            ),
+        ),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(events=events_strategy, start=st.sampled_from(LADDER))
+def test_any_trace_keeps_the_hold_probes_every_step_up_and_stays_under_the_cap(
+    events: list[tuple[float, Event]], start: Mode
+) -> None:
+    quality = new_quality([CLIENT, WORKER], 0.0, start=start)
+    log: Log = []
+    now = 0.0
+    for gap, event in events:
+        now += gap
+        quality, commands = step(quality, event, now)
+        log.extend((now, c) for c in commands)
+        for link in quality.links:
+            assert rank(Mode.AUDIO) <= rank(link.applied) <= rank(link.cap)
+            assert rank(link.mode) <= rank(link.cap)
+    assert_ladder_rules(quality, log)
