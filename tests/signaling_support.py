@@ -28,6 +28,10 @@ class Peer:
             "chat",
             "media",
             "notice",
+            "mode",
+            "quality",
+            "hint",
+            "phone",
             "connect_error",
         ):
             self.sio.on(event, self._hearing(event), namespace="/call")

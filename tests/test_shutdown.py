@@ -80,6 +80,7 @@ async def test_shutdown_finishes_the_in_flight_request_then_cancels_background_t
             "prune_idempotency_keys",
             "report_retention",
             "seal_audit_log",
+            "tick_call_quality",
             "tick_calls",
         ]
 

@@ -19,8 +19,10 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from beeldbel.api import appkeys
 from beeldbel.api.clients import ACCESS
+from beeldbel.api.contactlog import QualityOut
 from beeldbel.api.routing import Call, CleanupContext, DataClass, Operation, Reply
 from beeldbel.api.schemas import Request, Response
+from beeldbel.contactlog.model import Quality
 from beeldbel.errors import InvalidInput, Unauthenticated
 from beeldbel.identity.model import Role
 from beeldbel.identity.serverkey import ServerKey
@@ -369,6 +371,9 @@ class OutcomeOut(Response):
     media_path: Literal["direct", "relay"] | None
     reconnects: int
     participants: list[SeatOutcomeOut]
+    quality: QualityOut | None = Field(
+        default=None, description="The fallback ladder: the modes each direction went through."
+    )
 
 
 class HoursOut(Response):
@@ -565,6 +570,7 @@ async def get_outcome(call: Call) -> Reply:
                 "media_path": found.media_path,
                 "reconnects": found.reconnects,
                 "participants": list(found.seats),
+                "quality": quality.as_json() if (quality := Quality.of(found.quality)) else None,
             }
         )
     )

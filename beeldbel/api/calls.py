@@ -30,6 +30,7 @@ CALLS = web.AppKey("calls", CallService)
 HUB = web.AppKey("call_hub", CallHub)
 SOCKETIO: web.AppKey[socketio.AsyncServer] = web.AppKey("socketio")
 TICK_SECONDS = 2.0
+QUALITY_TICK_SECONDS = 1.0  # the quality controller must hear time pass once a second
 CLOSE_UNJOINED_SECONDS = 60.0
 
 
@@ -74,6 +75,7 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     app[CALLS], app[HUB], app[SOCKETIO] = service, hub, sio
     tasks = app[appkeys.TASKS]
     tasks.every("tick_calls", TICK_SECONDS, hub.tick)
+    tasks.every("tick_call_quality", QUALITY_TICK_SECONDS, hub.tick_quality)
     tasks.every("close_unjoined_calls", CLOSE_UNJOINED_SECONDS, service.close_unjoined)
     yield
     await sio.shutdown()

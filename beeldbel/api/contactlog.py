@@ -53,6 +53,19 @@ class PersonOut(Response):
     subject: str | None
 
 
+class DirectionOut(Response):
+    role: str = Field(description="Whose sending: worker, client or guest.")
+    modes: list[Literal["hd", "sd", "low", "stills", "audio"]] = Field(
+        description="The modes it went through, in order."
+    )
+    lowest: Literal["hd", "sd", "low", "stills", "audio"]
+
+
+class QualityOut(Response):
+    directions: list[DirectionOut]
+    phone_recommended: bool = Field(description="Even audio failed: phoning was advised.")
+
+
 class ContactOut(Response):
     id: UUID
     kind: Literal["call", "not_joined", "visit", "nobody_home", "case_meeting"]
@@ -64,6 +77,9 @@ class ContactOut(Response):
     reconnects: int
     ended_because: str | None
     topic: str | None
+    quality: QualityOut | None = Field(
+        default=None, description="The fallback ladder: the modes each direction went through."
+    )
 
     @classmethod
     def of(cls, e: ContactEntry) -> ContactOut:
@@ -89,6 +105,7 @@ class ContactOut(Response):
                 "reconnects": e.reconnects,
                 "ended_because": e.ended_because,
                 "topic": e.topic,
+                "quality": e.quality.as_json() if e.quality else None,
             }
         )
 

@@ -16,6 +16,14 @@ media      ``audio``, ``video``, ``screen`` (booleans): what the sender is sendi
 path       ``path``: ``direct`` or ``relay`` (the selected candidate pair's kind)
 chat       ``text`` (1 to 1000 characters)
 ice        — fresh ICE servers (before every ICE restart)
+stats      the sender's compact quality report (at most about 200 bytes): ``i`` the
+           interval in seconds; about what it sends: ``bw`` the outgoing bandwidth
+           estimate (kbit/s), ``rtt`` (ms), ``loss`` (share), ``jit`` (ms), ``fs`` frames
+           sent; about what it receives: ``fd`` frames decoded, ``frz`` seconds frozen,
+           ``cc`` share of audio concealed; ``m`` the mode it applies now and ``fb`` true
+           when it fell back to ``audio`` by itself while signaling was unreachable
+quality    a worker pins a participant's mode (``pin``: {participant_id, mode or null});
+           anyone sets their own data saver (``saver``: the highest mode, or null)
 leave      — the sender leaves the call
 end        — a worker ends the call for everyone
 =========  ==========================================================================
@@ -43,7 +51,9 @@ __all__ = [
     "Media",
     "Message",
     "Path",
+    "QualityControl",
     "Signal",
+    "Stats",
     "decode",
 ]
 
@@ -107,6 +117,40 @@ class Ice(_Message):
     pass
 
 
+ModeName = Literal["hd", "sd", "low", "stills", "audio"]
+Kbps = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+Ms = Annotated[float, Field(ge=0, le=120_000, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
+
+
+class Stats(_Message):
+    i: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)]
+    bw: Kbps | None = None
+    rtt: Ms | None = None
+    loss: Share = 0.0
+    jit: Ms = 0.0
+    fs: Count = 0
+    fd: Count | None = None
+    frz: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = 0.0
+    cc: Share = 0.0
+    m: ModeName | None = None
+    fb: StrictBool = False
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: Id
+    mode: ModeName | None
+
+
+class QualityControl(_Message):
+    pin: PinIn | None = None
+    saver: ModeName | None = None
+    saver_off: StrictBool = False
+
+
 class Leave(_Message):
     pass
 
@@ -115,7 +159,7 @@ class End(_Message):
     pass
 
 
-Message = Admit | Signal | Media | Path | Chat | Ice | Leave | End
+Message = Admit | Signal | Media | Path | Chat | Ice | Stats | QualityControl | Leave | End
 
 EVENTS: Final[dict[str, type[_Message]]] = {
     "admit": Admit,
@@ -124,6 +168,8 @@ EVENTS: Final[dict[str, type[_Message]]] = {
     "path": Path,
     "chat": Chat,
     "ice": Ice,
+    "stats": Stats,
+    "quality": QualityControl,
     "leave": Leave,
     "end": End,
 }
@@ -147,5 +193,7 @@ def decode(event: object, payload: object) -> Message:
             f"not a valid {event} message",
             details={"reason": "invalid", "event": event, "fields": fields},
         ) from None
-    assert isinstance(message, Admit | Signal | Media | Path | Chat | Ice | Leave | End)
+    assert isinstance(
+        message, Admit | Signal | Media | Path | Chat | Ice | Stats | QualityControl | Leave | End
+    )
     return message

@@ -10,6 +10,7 @@ no-show) and a finished call's outcome is stored once. Background jobs tick the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -32,7 +33,7 @@ from beeldbel.calls.state import (
     step,
 )
 from beeldbel.clock import Clock
-from beeldbel.contactlog.model import Taking, entries_for_call
+from beeldbel.contactlog.model import Quality, Taking, entries_for_call
 from beeldbel.db.engine import Database
 from beeldbel.db.repositories.agenda import SqlAgenda
 from beeldbel.db.repositories.calls import SqlCalls
@@ -68,6 +69,8 @@ class CallService:
         self._audit = audit
         self._grace = grace
         self._auto_admit_client = auto_admit_client
+        # What a call went through on the fallback ladder; the signaling hub sets this.
+        self.quality_of: Callable[[UUID], dict[str, object] | None] = lambda _: None
 
     async def state(self, appointment_id: UUID) -> Call | None:
         async with self._db.transaction(read_only=True) as session:
@@ -117,8 +120,9 @@ class CallService:
         for command in commands:
             if isinstance(command, Finished):
                 outcome = command.outcome
-                if await SqlCalls(session).add_outcome(outcome):
-                    await self._file(session, appointment, outcome)
+                quality = self.quality_of(appointment.id)
+                if await SqlCalls(session).add_outcome(outcome, quality):
+                    await self._file(session, appointment, outcome, quality)
                     await SqlCalls(session).mark_filed(appointment.id, now)
                     await self._audit.append(
                         session,
@@ -147,7 +151,11 @@ class CallService:
         return appointment
 
     async def _file(
-        self, session: AsyncSession, appointment: Appointment, outcome: Outcome
+        self,
+        session: AsyncSession,
+        appointment: Appointment,
+        outcome: Outcome,
+        quality: dict[str, object] | None,
     ) -> None:
         """File the call in the file of every client it was about, once."""
         opened = await SqlAgenda(session).opened(appointment.id)
@@ -186,6 +194,7 @@ class CallService:
                 media_path=outcome.media_path,
                 reconnects=outcome.reconnects,
                 people=tuple(people),
+                quality=Quality.of(quality),
             )
         )
 
@@ -198,7 +207,8 @@ class CallService:
             if stored is None:
                 return
             appointment = await SqlAgenda(session).get(appointment_id)
-            await self._file(session, appointment, stored)
+            quality = await SqlCalls(session).stored_quality(appointment_id)
+            await self._file(session, appointment, stored, quality)
             await SqlCalls(session).mark_filed(appointment_id, now)
 
     async def unfinished(self, limit: int = 500) -> list[UUID]:

@@ -8,7 +8,7 @@ client), so an event delivered twice is filed once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,6 +17,8 @@ from uuid import UUID
 __all__ = [
     "ContactEntry",
     "ContactKind",
+    "Direction",
+    "Quality",
     "Taking",
     "entries_for_call",
     "entry_for_visit",
@@ -58,6 +60,47 @@ class ContactEntry:
     reconnects: int = 0
     ended_because: str | None = None  # ended_by_host, everyone_left, host_gone, not_joined
     topic: str | None = None  # a case meeting's item
+    quality: Quality | None = None  # the modes the call went through (the fallback ladder)
+
+
+@dataclass(frozen=True, slots=True)
+class Direction:
+    """One sending direction of a call: whose, and the modes it went through in order."""
+
+    role: str
+    modes: tuple[str, ...]
+    lowest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    directions: tuple[Direction, ...]
+    phone_recommended: bool = False
+
+    @classmethod
+    def of(cls, data: Mapping[str, object] | None) -> Quality | None:
+        """From the quality desk's summary (or its JSON); None stays None."""
+        if not data:
+            return None
+        directions = data.get("directions", [])
+        assert isinstance(directions, list)
+        return cls(
+            directions=tuple(
+                Direction(str(d["role"]), tuple(str(m) for m in d["modes"]), str(d["lowest"]))
+                for d in directions
+                if isinstance(d, dict)
+            ),
+            phone_recommended=bool(data.get("phone_recommended", False)),
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "directions": [
+                {"role": d.role, "modes": list(d.modes), "lowest": d.lowest}
+                for d in self.directions
+            ],
+            "phone_recommended": self.phone_recommended,
+        }
 
 
 def source_of(appointment_id: UUID, client_id: UUID) -> str:
@@ -77,6 +120,7 @@ def entries_for_call(
     media_path: str | None,
     reconnects: int,
     people: tuple[Taking, ...],
+    quality: Quality | None = None,
 ) -> list[ContactEntry]:
     """The entries a finished call files: one per client it was about (a case meeting: one
     per item, with its topic). ``new_id`` makes ids (a callable, given by the adapter)."""
@@ -102,6 +146,7 @@ def entries_for_call(
             reconnects=reconnects,
             ended_because=reason,
             topic=topic,
+            quality=quality,
         )
         for client_id, topic in clients
     ]

@@ -113,6 +113,7 @@ __all__ = [
     "Tick",
     "Trial",
     "Unpin",
+    "add_sender",
     "fitting_mode",
     "new_quality",
     "outcome_of",
@@ -551,6 +552,22 @@ def new_quality(
     if len({link.sender for link in links}) != len(links):
         raise InvalidInput("each sender once", details={"field": "senders"})
     return Quality(tuple(links))
+
+
+def add_sender(
+    quality: Quality,
+    sender: str,
+    now: float,
+    *,
+    start: Mode = Mode.SD,
+    cap: Mode | None = None,
+) -> Quality:
+    """The controller with a link for ``sender`` too (someone whose media starts later);
+    unchanged if it has one."""
+    if any(link.sender == sender for link in quality.links):
+        return quality
+    added = new_quality([sender], now, start=start, caps={sender: cap} if cap else None)
+    return replace(quality, links=(*quality.links, *added.links))
 
 
 def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Command]]:

@@ -198,6 +198,7 @@ class CallOutcome:
     media_path: str | None
     reconnects: int
     seats: tuple[dict[str, object], ...]
+    quality: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -682,6 +683,7 @@ class AgendaService:
                 media_path=row.media_path,
                 reconnects=row.reconnects,
                 seats=tuple(row.seats),
+                quality=row.quality,
             )
 
     async def links(self, principal: Principal, appointment_id: UUID) -> list[Link]:

@@ -47,6 +47,7 @@ from beeldbel.calls.state import (
     EndForAll,
     Finished,
     Leave,
+    Phase,
     ReportPath,
     Seat,
     SeatStatus,
@@ -65,6 +66,7 @@ from beeldbel.scheduling.model import Appointment, ParticipantRole
 from beeldbel.scheduling.rules import JoinState, join_verdict
 from beeldbel.scheduling.service import JOIN_MESSAGES
 from beeldbel.settings import Settings
+from beeldbel.signaling.quality import Emit, QualityDesk
 
 __all__ = ["NAMESPACE", "CallHub", "CallNamespace", "IceConfig"]
 
@@ -176,6 +178,8 @@ class CallHub:
         self._sid_of: dict[UUID, str] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._pending: dict[UUID, deque[tuple[str, dict[str, object]]]] = {}
+        self.quality = QualityDesk(clock)
+        calls.quality_of = self.quality.summary
         self.rejected = Counter(
             "beeldbel_signaling_rejected",
             "Signaling messages and connections refused, by reason.",
@@ -371,6 +375,12 @@ class CallHub:
                         "at": self._clock.now().isoformat(),
                     },
                 )
+        elif isinstance(message, protocol.Stats):
+            call = await self._in_call(who)
+            await self._emit_all(self.quality.report(call, who.participant_id, who.role, message))
+        elif isinstance(message, protocol.QualityControl):
+            call = await self._in_call(who)
+            await self._emit_all(self.quality.control(call, who.participant_id, who.role, message))
         elif isinstance(message, protocol.Ice):
             async with self._db.transaction(read_only=True) as session:
                 appointment = await SqlAgenda(session).get(who.appointment_id)
@@ -412,6 +422,10 @@ class CallHub:
         pending = self._pending.setdefault(participant_id, deque(maxlen=PENDING_PER_PARTICIPANT))
         pending.append((event, payload))
 
+    async def _emit_all(self, emits: list[Emit]) -> None:
+        for participant_id, event, payload in emits:
+            await self._deliver(participant_id, event, payload)
+
     async def _apply(self, who: Who, event: Any) -> None:
         await self._announce(await self._calls.apply(who.appointment_id, event))
 
@@ -444,8 +458,20 @@ class CallHub:
                 self._pending = {
                     pid: q for pid, q in self._pending.items() if call.seat(pid) is None
                 }
+                self.quality.forget(call.appointment_id)
 
     # --- time ----------------------------------------------------------------------------
+
+    async def tick_quality(self) -> None:
+        """Time for the quality controllers (at least once a second): silence is noticed."""
+        calls = {}
+        for appointment_id in self.quality.active():
+            call = await self._calls.state(appointment_id)
+            if call is None or call.phase is not Phase.LIVE:
+                self.quality.forget(appointment_id)
+                continue
+            calls[appointment_id] = call
+        await self._emit_all(self.quality.tick(calls))
 
     async def tick(self) -> None:
         """Let grace periods run out, and tell the calls what changed."""

@@ -149,7 +149,7 @@ class SqlCalls:
         )
         return list(rows.all())
 
-    async def add_outcome(self, outcome: Outcome) -> bool:
+    async def add_outcome(self, outcome: Outcome, quality: dict[str, object] | None = None) -> bool:
         """File the outcome once: False if it was already there."""
         try:
             async with self._session.begin_nested():
@@ -173,6 +173,7 @@ class SqlCalls:
                             }
                             for s in outcome.seats
                         ],
+                        quality=quality,
                     )
                 )
         except IntegrityError:
@@ -210,6 +211,10 @@ class SqlCalls:
                 for s in row.seats
             ),
         )
+
+    async def stored_quality(self, appointment_id: UUID) -> dict[str, object] | None:
+        row = await self._session.get(CallOutcomeRow, appointment_id)
+        return None if row is None else row.quality
 
     async def outcome(self, appointment_id: UUID) -> CallOutcomeRow | None:
         return await self._session.get(CallOutcomeRow, appointment_id)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from beeldbel.access.model import Action, Grant
-from beeldbel.contactlog.model import ContactEntry, ContactKind, Taking
+from beeldbel.contactlog.model import ContactEntry, ContactKind, Quality, Taking
 from beeldbel.db.tables.contactlog import ContactEntryRow
 
 __all__ = ["SqlContactLog"]
@@ -54,6 +54,7 @@ def _entry(row: ContactEntryRow) -> ContactEntry:
         reconnects=row.reconnects,
         ended_because=row.ended_because,
         topic=row.topic,
+        quality=Quality.of(row.quality),
     )
 
 
@@ -83,6 +84,7 @@ class SqlContactLog:
                             reconnects=e.reconnects,
                             ended_because=e.ended_because,
                             topic=e.topic,
+                            quality=e.quality.as_json() if e.quality else None,
                             filed_at=self._now,
                         )
                     )

@@ -53,6 +53,8 @@ class CallOutcomeRow(Base):
     media_path: Mapped[str | None] = mapped_column(String(10), nullable=True)
     reconnects: Mapped[int] = mapped_column(Integer)
     seats: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    # The modes each direction went through (the quality desk's summary), if any.
+    quality: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (CheckConstraint("duration_s >= 0", name="duration_not_negative"),)

@@ -33,6 +33,7 @@ class ContactEntryRow(Base):
     reconnects: Mapped[int] = mapped_column(Integer)
     ended_because: Mapped[str | None] = mapped_column(String(20), nullable=True)
     topic: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    quality: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (

@@ -1,0 +1,230 @@
+"""The quality desk: runs the pure quality controller (:mod:`beeldbel.quality.model`) for each
+call in this process and says what to tell whom.
+
+Browsers send ``stats``; the desk turns each into a controller :class:`Report` (whose
+``received`` part is about the other sender of a 1:1 call), steps the controller and turns its
+commands into messages:
+
+* ``mode`` to the sender: the mode to apply, whether it is a probe, and what the mode means
+  (video bitrate, picture size, frame rate, still interval, audio bitrate and packet time);
+* ``quality`` to everyone in the call: each direction's mode, so the worker's screen shows it,
+  and ``hint`` (whose link is weak, an outage, recovered) for the plain-language line;
+* ``phone`` to the workers when even audio fails: offer "bel de cliënt".
+
+The controller's clock is the service clock's seconds, so tests move it like any other. The
+desk keeps its state in memory, like the hub's sockets: a call's signaling stays on one
+process (sticky routing). What a call went through (:func:`summary`) goes into its outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from beeldbel.calls import model as protocol
+from beeldbel.calls.state import Call
+from beeldbel.clock import Clock
+from beeldbel.errors import Forbidden
+from beeldbel.quality.model import (
+    SPECS,
+    DataSaver,
+    Event,
+    Hint,
+    Mode,
+    Pin,
+    Probe,
+    Quality,
+    Received,
+    RecommendPhone,
+    Report,
+    SetMode,
+    Tick,
+    Unpin,
+    add_sender,
+    new_quality,
+    outcome_of,
+    step,
+)
+
+__all__ = ["Emit", "QualityDesk", "spec_of"]
+
+Emit = tuple[UUID, str, dict[str, object]]  # to whom, which event, what
+
+
+def spec_of(mode: Mode) -> dict[str, object]:
+    spec = SPECS[mode]
+    return {
+        "video_kbps": spec.video_kbps,
+        "width": spec.width,
+        "height": spec.height,
+        "fps": spec.max_fps,
+        "still_every_s": spec.still_every_s,
+        "audio_kbps": spec.audio_kbps,
+        "ptime_ms": spec.ptime_ms,
+    }
+
+
+@dataclass
+class _Desk:
+    quality: Quality
+    roles: dict[str, str] = field(default_factory=dict)  # sender: role
+    fallbacks: int = 0  # browsers that dropped to audio on their own
+
+
+class QualityDesk:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._calls: dict[UUID, _Desk] = {}
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _desk(self, call: Call, sender: str, role: str) -> _Desk:
+        now = self._now()
+        desk = self._calls.get(call.appointment_id)
+        if desk is None:
+            desk = _Desk(new_quality([sender], now))
+            self._calls[call.appointment_id] = desk
+        desk.quality = add_sender(desk.quality, sender, now)
+        desk.roles[sender] = role
+        return desk
+
+    def report(self, call: Call, who: UUID, role: str, stats: protocol.Stats) -> list[Emit]:
+        sender = str(who)
+        desk = self._desk(call, sender, role)
+        others = [p for p in call.in_call() if p != who]
+        received = None
+        if len(others) == 1 and stats.fd is not None:
+            received = Received(
+                sender=str(others[0]),
+                frames_decoded=stats.fd,
+                frozen_s=min(stats.frz, stats.i),
+                audio_concealed=stats.cc,
+            )
+            desk.quality = add_sender(desk.quality, str(others[0]), self._now())
+        if stats.fb:
+            desk.fallbacks += 1
+        report = Report(
+            sender=sender,
+            interval_s=stats.i,
+            available_kbps=stats.bw,
+            rtt_ms=stats.rtt,
+            loss=stats.loss,
+            jitter_ms=stats.jit,
+            frames_sent=stats.fs,
+            received=received,
+        )
+        return self._step(call, desk, report)
+
+    def control(
+        self, call: Call, who: UUID, role: str, message: protocol.QualityControl
+    ) -> list[Emit]:
+        sender = str(who)
+        desk = self._desk(call, sender, role)
+        emits: list[Emit] = []
+        if message.pin is not None:
+            if role != "worker":
+                raise Forbidden("only a worker pins a mode", details={"reason": "not_a_worker"})
+            target = message.pin.participant_id
+            if target not in call.in_call():
+                raise Forbidden("that person is not in your call", details={"reason": "not_a_peer"})
+            desk.quality = add_sender(desk.quality, str(target), self._now())
+            pin: Event = (
+                Unpin(str(target))
+                if message.pin.mode is None
+                else Pin(str(target), Mode(message.pin.mode))
+            )
+            emits += self._step(call, desk, pin)
+        if message.saver is not None or message.saver_off:
+            cap = None if message.saver_off else Mode(message.saver or "hd")
+            emits += self._step(call, desk, DataSaver(sender, cap))
+        return emits
+
+    def tick(self, calls: dict[UUID, Call]) -> list[Emit]:
+        emits: list[Emit] = []
+        for appointment_id, desk in list(self._calls.items()):
+            call = calls.get(appointment_id)
+            if call is None:
+                continue
+            emits += self._step(call, desk, Tick())
+        return emits
+
+    def active(self) -> list[UUID]:
+        return list(self._calls)
+
+    def summary(self, appointment_id: UUID) -> dict[str, object] | None:
+        """What the call went through, for its outcome: each direction's modes (by role),
+        the lowest, probes, and whether phoning was advised."""
+        desk = self._calls.get(appointment_id)
+        if desk is None:
+            return None
+        outcome = outcome_of(desk.quality)
+        return {
+            "directions": [
+                {
+                    "role": desk.roles.get(link.sender, "unknown"),
+                    "participant_id": link.sender,
+                    "modes": _distinct([change.mode.value for change in link.modes]),
+                    "lowest": link.lowest.value,
+                    "probes_ok": link.probes_ok,
+                    "probes_failed": link.probes_failed,
+                }
+                for link in outcome.links
+            ],
+            "phone_recommended": bool(outcome.phone),
+            "self_fallbacks": desk.fallbacks,
+        }
+
+    def forget(self, appointment_id: UUID) -> None:
+        self._calls.pop(appointment_id, None)
+
+    def _step(self, call: Call, desk: _Desk, event: Event) -> list[Emit]:
+        desk.quality, commands = step(desk.quality, event, self._now())
+        emits: list[Emit] = []
+        everyone = list(call.in_call())
+        workers = [s.participant_id for s in call.seats if s.role == "worker"]
+        for command in commands:
+            if isinstance(command, SetMode | Probe):
+                probe = isinstance(command, Probe)
+                reason = "probe" if probe else command.reason.value  # type: ignore[union-attr]
+                payload: dict[str, object] = {
+                    "participant_id": command.sender,
+                    "mode": command.mode.value,
+                    "reason": reason,
+                    "probe": probe,
+                    "spec": spec_of(command.mode),
+                }
+                emits.append((UUID(command.sender), "mode", payload))
+                for person in everyone:
+                    emits.append(
+                        (
+                            person,
+                            "quality",
+                            {
+                                "participant_id": command.sender,
+                                "mode": command.mode.value,
+                                "probe": probe,
+                                "pinned": desk.quality.link(command.sender).pin is not None,
+                            },
+                        )
+                    )
+            elif isinstance(command, Hint):
+                for person in everyone:
+                    emits.append(
+                        (person, "hint", {"about": command.sender, "reason": command.reason.value})
+                    )
+            elif isinstance(command, RecommendPhone):
+                for worker in workers:
+                    emits.append(
+                        (worker, "phone", {"about": command.sender, "reason": command.reason.value})
+                    )
+        return emits
+
+
+def _distinct(modes: list[str]) -> list[str]:
+    """Consecutive repeats out: the way down and up, as it went."""
+    out: list[str] = []
+    for mode in modes:
+        if not out or out[-1] != mode:
+            out.append(mode)
+    return out

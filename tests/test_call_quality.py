@@ -1,0 +1,117 @@
+"""Issue 9 on the signaling side: browsers' stats reach the quality controller, its modes reach
+the sender, hints and each direction's mode reach both sides, the worker can pin a mode, the
+phone is advised to the worker, and the modes a call went through land in its outcome and in
+the client's file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from beeldbel.api.calls import HUB
+from beeldbel.clock import FixedClock
+from beeldbel.settings import Settings
+from tests.clients_support import World, make_world
+from tests.test_call_signaling import in_call, pid
+
+GOOD = {"i": 1.0, "bw": 900.0, "rtt": 60.0, "loss": 0.0, "jit": 5.0, "fs": 15, "fd": 15, "cc": 0.0}
+WEAK = {"i": 1.0, "bw": 60.0, "rtt": 700.0, "loss": 0.02, "jit": 40.0, "fs": 2, "fd": 15}
+
+
+@pytest.fixture
+async def world(aiohttp_client: Any, settings: Settings, fixed_clock: FixedClock) -> World:
+    return await make_world(aiohttp_client, settings, fixed_clock)
+
+
+async def report(peer: Any, world: World, seconds: int, stats: dict[str, Any], *also: Any) -> None:
+    """``peer`` reports ``stats`` every second; ``also`` (other peers) report a good link."""
+    for n in range(seconds):
+        ack = await peer.send("stats", {"id": f"s{n}", **stats})
+        assert ack["ok"] is True, ack
+        for other in also:
+            assert (await other.send("stats", {"id": f"o{n}", **GOOD}))["ok"] is True
+        world.clock.advance(timedelta(seconds=stats["i"]))
+
+
+async def test_a_weak_client_link_steps_down_both_sides_hear_why_and_the_outcome_keeps_it(
+    world: World, peers: Any
+) -> None:
+    appointment, worker, client = await in_call(world, peers)
+    client_id = pid(appointment, "client")
+    await report(client, world, 2, GOOD, worker)
+    # The client's uplink falls to 60 kbit/s: within 3 s of reported time, stills or audio.
+    await report(client, world, 3, WEAK, worker)
+    mode = await client.wait_for("mode", lambda m: m["mode"] in ("stills", "audio"))
+    assert mode["participant_id"] == client_id
+    assert mode["spec"]["ptime_ms"] == 60
+    assert mode["spec"]["video_kbps"] <= 12
+    seen = await worker.wait_for(
+        "quality", lambda q: q["participant_id"] == client_id and q["mode"] == mode["mode"]
+    )
+    assert seen["probe"] is False
+    hint = await worker.wait_for("hint", lambda h: h["about"] == client_id)
+    assert hint["reason"] == "weak_uplink"
+    await client.wait_for("hint", lambda h: h["about"] == client_id)
+    assert not worker.heard["mode"] or all(
+        m["participant_id"] != client_id for m in worker.heard["mode"]
+    )
+
+    # The worker pins the client's direction to audio: it stays there.
+    ack = await worker.send(
+        "quality", {"id": "p", "pin": {"participant_id": client_id, "mode": "audio"}}
+    )
+    assert ack["ok"] is True, ack
+    await client.wait_for("mode", lambda m: m["mode"] == "audio")
+    await report(client, world, 30, GOOD, worker)
+    assert client.heard["mode"][-1]["mode"] == "audio"
+    # A client cannot pin; nobody can pin someone outside the call.
+    refused = await client.send(
+        "quality", {"id": "q", "pin": {"participant_id": client_id, "mode": "hd"}}
+    )
+    assert refused["ok"] is False
+    bad = await client.send("stats", {"id": "x", "i": 1.0, "loss": 3})
+    assert (bad["ok"], bad["error"]["code"]) == (False, "invalid_input")
+
+    assert (await worker.send("end", {"id": "e"}))["ok"] is True
+    await worker.wait_for("call", lambda c: c["phase"] == "ended")
+    outcome = await world.http.get(
+        f"/api/v1/appointments/{appointment['id']}/outcome", headers=world.headers("anouk")
+    )
+    body = await outcome.json()
+    assert outcome.status == 200, body
+    directions = {d["role"]: d for d in body["quality"]["directions"]}
+    assert directions["client"]["modes"][0] == "sd"
+    assert directions["client"]["lowest"] == "audio"
+    assert "stills" in directions["client"]["modes"] or directions["client"]["modes"] == [
+        "sd",
+        "audio",
+    ]
+    assert directions["worker"]["lowest"] in ("sd", "hd")
+    log = await world.http.get(
+        f"/api/v1/clients/{appointment['client']['id']}/contacts", headers=world.headers("anouk")
+    )
+    entry = (await log.json())["items"][0]
+    assert entry["quality"] == body["quality"]
+
+
+async def test_silence_from_the_client_drops_to_audio_and_then_advises_the_phone(
+    world: World, peers: Any
+) -> None:
+    appointment, worker, client = await in_call(world, peers)
+    client_id = pid(appointment, "client")
+    await report(client, world, 2, GOOD)
+    hub = world.app[HUB]
+    for _ in range(8):  # eight seconds without a report: an outage
+        world.clock.advance(timedelta(seconds=1))
+        await hub.tick_quality()
+    await client.wait_for("mode", lambda m: m["mode"] == "audio")
+    await worker.wait_for("hint", lambda h: h["about"] == client_id and h["reason"] == "outage")
+    assert not worker.heard["phone"]
+    for _ in range(20):
+        world.clock.advance(timedelta(seconds=1))
+        await hub.tick_quality()
+    phone = await worker.wait_for("phone", lambda p: p["about"] == client_id)
+    assert phone["reason"] in ("outage", "audio_failing")
+    assert not client.heard["phone"]  # the advice is for the worker
