@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         description="Relay every call through TURN (no direct addresses), not only calls "
         "with a guest.",
     )
+    quality_control: bool = Field(
+        default=True,
+        description="Run the fallback ladder's controller for calls; off leaves quality to "
+        "the browsers' own adaptation (for comparison).",
+    )
     stun_urls: list[str] = Field(
         default_factory=list,
         description='STUN servers for calls, as JSON: ["stun:turn.example.nl:3478"].',

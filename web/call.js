@@ -21,6 +21,7 @@
 // an ICE restart from its offerer; a description whose DTLS fingerprint differs from the
 // one we know comes from a fresh page, and its connection is rebuilt.
 
+import { QualityAgent } from './quality.js';
 import { CallSocket } from './socket.js';
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // then every 8 s (with jitter)
@@ -103,6 +104,7 @@ export class CallSession extends EventTarget {
     this.stopped = false;
     this.onOnline = null;
     this.connecting = false;
+    this.quality = new QualityAgent(this);
   }
 
   changed(what, data = null) {
@@ -221,6 +223,10 @@ export class CallSession extends EventTarget {
         this.changed('media', data);
       }),
     );
+    socket.on('mode', mine((data) => this.quality.onMode(data)));
+    socket.on('quality', mine((data) => this.quality.onQuality(data)));
+    socket.on('hint', mine((data) => this.quality.onHint(data)));
+    socket.on('phone', mine((data) => this.quality.onPhone(data)));
     socket.on('disconnect', mine(({ reason }) => this.onDisconnect(reason)));
   }
 
@@ -249,6 +255,7 @@ export class CallSession extends EventTarget {
   // Ends this session here: no more reconnecting; the peers close.
   finish(phase) {
     this.stopped = true;
+    this.quality.stop();
     clearTimeout(this.retryTimer);
     for (const id of [...this.peers.keys()]) this.closePeer(id);
     this.stopScreen({ quiet: true });
@@ -292,6 +299,7 @@ export class CallSession extends EventTarget {
     else for (const id of [...this.peers.keys()]) this.closePeer(id);
     if (phase !== this.phase) {
       this.phase = phase;
+      if (phase === 'in_call') this.quality.start();
       this.changed('phase');
     }
     this.changed('call');
@@ -356,6 +364,7 @@ export class CallSession extends EventTarget {
 
   outgoing(kind) {
     if (kind === 'video' && this.screenTrack) return this.screenTrack;
+    if (kind === 'video' && this.quality.stillTrack) return this.quality.stillTrack;
     if (!this.stream) return null;
     return this.stream.getTracks().find((track) => track.kind === kind) || null;
   }
@@ -482,7 +491,8 @@ export class CallSession extends EventTarget {
       description.type === 'offer' && (peer.makingOffer || pc.signalingState !== 'stable');
     peer.ignoreOffer = !peer.polite && collision;
     if (peer.ignoreOffer) return;
-    await pc.setRemoteDescription(description);
+    // Marked with the packet time our audio should use (the ladder's 60 ms at low rates).
+    await pc.setRemoteDescription(this.quality.remoteDescription(description));
     peer.fingerprint = fingerprint || peer.fingerprint;
     const early = peer.early.splice(0);
     for (const waiting of early) await this.addCandidate(peer, pc, waiting);
@@ -523,6 +533,7 @@ export class CallSession extends EventTarget {
     if (state === 'connected') {
       peer.restarts = 0;
       this.reportPath(peer, pc);
+      this.quality.reapply();
     } else if (state === 'failed') {
       this.scheduleRestart(peer, peer.offerer ? 0 : POLITE_EXTRA_MS);
     } else if (state === 'disconnected') {
@@ -573,6 +584,16 @@ export class CallSession extends EventTarget {
       },
       RESTART_RETRY_MS * Math.min(peer.restarts, 4),
     );
+  }
+
+  // A new offer to every peer (the audio packet time changed): perfect negotiation settles
+  // a collision, and each side marks the description it applies.
+  renegotiateAll() {
+    for (const peer of this.peers.values()) {
+      if (peer.pc && peer.negotiated && peer.pc.signalingState === 'stable') {
+        this.negotiate(peer, peer.pc);
+      }
+    }
   }
 
   // After a reconnect: what was lost while the socket was away. An offer or answer that

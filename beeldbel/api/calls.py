@@ -70,6 +70,7 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         service,
         IceConfig.from_settings(settings),
         app[appkeys.REGISTRY],
+        quality_control=settings.quality_control,
     )
     sio.register_namespace(CallNamespace(hub))
     app[CALLS], app[HUB], app[SOCKETIO] = service, hub, sio

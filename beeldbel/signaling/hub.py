@@ -167,6 +167,8 @@ class CallHub:
         calls: CallService,
         ice: IceConfig,
         registry: CollectorRegistry,
+        *,
+        quality_control: bool = True,
     ) -> None:
         self._sio = sio
         self._db = db
@@ -178,7 +180,7 @@ class CallHub:
         self._sid_of: dict[UUID, str] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._pending: dict[UUID, deque[tuple[str, dict[str, object]]]] = {}
-        self.quality = QualityDesk(clock)
+        self.quality = QualityDesk(clock, enabled=quality_control)
         calls.quality_of = self.quality.summary
         self.rejected = Counter(
             "beeldbel_signaling_rejected",

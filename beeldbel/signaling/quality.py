@@ -72,9 +72,10 @@ class _Desk:
 
 
 class QualityDesk:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, enabled: bool = True) -> None:
         self._clock = clock
         self._calls: dict[UUID, _Desk] = {}
+        self.enabled = enabled  # off: reports are acknowledged and nothing is decided
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
@@ -90,6 +91,8 @@ class QualityDesk:
         return desk
 
     def report(self, call: Call, who: UUID, role: str, stats: protocol.Stats) -> list[Emit]:
+        if not self.enabled:
+            return []
         sender = str(who)
         desk = self._desk(call, sender, role)
         others = [p for p in call.in_call() if p != who]
@@ -119,6 +122,8 @@ class QualityDesk:
     def control(
         self, call: Call, who: UUID, role: str, message: protocol.QualityControl
     ) -> list[Emit]:
+        if not self.enabled:
+            return []
         sender = str(who)
         desk = self._desk(call, sender, role)
         emits: list[Emit] = []
