@@ -77,7 +77,7 @@ function heading(text) {
   return h('h1', { tabindex: '-1' }, text);
 }
 
-function messages() {
+export function messages() {
   const alert = h('div', { class: 'alert', role: 'alert' });
   const notice = h('div', { class: 'notice', role: 'status' });
   return {
@@ -149,7 +149,7 @@ function newKey() {
   return `${Date.now()}-${Math.random().toString(36).slice(2)}`;
 }
 
-function retryKeys() {
+export function retryKeys() {
   let lost = null; // { body, key } of the request whose answer did not arrive
   return async function send(method, path, body) {
     const text = JSON.stringify(body);
@@ -166,7 +166,7 @@ function retryKeys() {
 }
 
 // Runs ``work`` with the button showing what is happening ("Bezig met opslaan…").
-async function busy(button, busyText, work) {
+export async function busy(button, busyText, work) {
   if (button.disabled) return;
   const label = [...button.childNodes];
   button.disabled = true;
@@ -185,7 +185,7 @@ async function busy(button, busyText, work) {
 }
 
 
-function field(id, label, attrs = {}, hint = null) {
+export function field(id, label, attrs = {}, hint = null) {
   const hintId = hint ? `${id}-hint` : null;
   return h(
     'div',
@@ -196,7 +196,7 @@ function field(id, label, attrs = {}, hint = null) {
   );
 }
 
-function choice(type, name, id, value, label, checked, onchange, hint = null) {
+export function choice(type, name, id, value, label, checked, onchange, hint = null) {
   return h(
     'div',
     { class: 'choice' },
@@ -562,6 +562,7 @@ function detailView(id) {
           : h('p', {}, t('appointment.noItems')),
       );
     }
+    parts.push(...reportLinks(a));
     if (links) parts.push(...linkList(links));
     else if (a.kind === 'visit')
       parts.push(h('h2', {}, t('links.title')), h('p', { id: 'no-links' }, t('links.visit')));
@@ -695,6 +696,41 @@ function detailView(id) {
     const first = form.querySelector('input');
     if (first) first.focus();
   }
+}
+
+// "Verslag schrijven" for each client the appointment is about (a case meeting: each item's).
+export function reportLinks(a, prefix = 'write-report') {
+  if (a.status === 'cancelled') return [];
+  const clients = [];
+  const seen = new Set();
+  const about = a.kind === 'case_meeting' ? a.items.map((item) => item.client) : [a.client];
+  for (const client of about) {
+    if (client && !seen.has(client.id)) {
+      seen.add(client.id);
+      clients.push(client);
+    }
+  }
+  if (!clients.length) return [];
+  const one = clients.length === 1;
+  return [
+    h('h2', {}, t('appointment.report')),
+    h(
+      'p',
+      { class: 'buttons', id: `${prefix}s` },
+      clients.map((client) =>
+        h(
+          'a',
+          {
+            class: 'button',
+            id: `${prefix}-${client.id}`,
+            href: `#/clients/${client.id}/write/${a.id}`,
+          },
+          t('file.writeReport'),
+          one ? null : [' ', h('span', {}, t('appointment.reportAbout')), ' ', data(client.name)],
+        ),
+      ),
+    ),
+  ];
 }
 
 // To the call screen: the check, then the waiting room.

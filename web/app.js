@@ -10,6 +10,7 @@ import {
   useLanguage,
 } from './i18n.js';
 import { agendaTitle, agendaView } from './agenda.js';
+import { clientsTitle, clientsView } from './clients.js';
 import { callRoomTitle, callRoomView, leaveCallRoom } from './staffcall.js';
 import { announce, clearAnnouncement, data, h, markField } from './ui.js';
 
@@ -560,7 +561,7 @@ const TITLES = {
   account: () => t('account.title'),
 };
 
-// What the agenda needs of the shell.
+// What the agenda, the call screen and the client file need of the shell.
 const shell = {
   me: () => state.me,
   explain: (error) => explain(error),
@@ -589,6 +590,9 @@ function render({ focus = true } = {}) {
   } else if (current === 'agenda') {
     content = agendaView(rest, shell);
     title = agendaTitle(rest);
+  } else if (current === 'clients') {
+    content = clientsView(rest, shell);
+    title = clientsTitle(rest);
   } else if (current === 'call' && rest[0]) {
     current = 'call';
     content = callRoomView(rest, shell);
@@ -600,7 +604,7 @@ function render({ focus = true } = {}) {
     content = homeView();
   }
   renderNav(current);
-  main.classList.toggle('wide', current === 'agenda' || current === 'call');
+  main.classList.toggle('wide', current === 'agenda' || current === 'call' || current === 'clients');
   main.replaceChildren(...content);
   title = title || (TITLES[current] ? TITLES[current]() : SECTION_TEXT[current]()[0]);
   document.title = `${title} – ${t('app.name')}`;

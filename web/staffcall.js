@@ -2,8 +2,10 @@
 // speaker and connection, then "Open wachtkamer" connects to the call. In the call: who
 // waits (with a sound and a visible cue), letting them in (one or all), the pictures with
 // the other side's connection state, microphone, camera, screen sharing, messages, and
-// ending the call for everyone. Leaving the page leaves the call.
+// ending the call for everyone; once it has ended, "Verslag schrijven" for the call's client.
+// Leaving the page leaves the call.
 
+import { reportLinks } from './agenda.js';
 import { ApiError, call, freshAccessToken } from './api.js';
 import { CallSession } from './call.js';
 import {
@@ -509,6 +511,7 @@ function screen() {
     return [
       h('h1', { tabindex: '-1', id: 'room-ended' }, t('room.ended.title')),
       h('p', {}, t('room.ended.worker')),
+      ...(r.appointment ? reportLinks(r.appointment, 'call-report') : []),
       h('p', {}, backLink()),
     ];
   }
