@@ -56,6 +56,7 @@ export class QualityAgent {
     this.previous = null; // last raw counters
     this.lastReportAt = 0;
     this.offlineSince = null;
+    this.unackedSince = null; // the oldest report the server has not acknowledged
     this.fellBack = false; // dropped to audio on our own; told the server yet?
     this.stillCanvas = null;
     this.stillTrack = null;
@@ -85,7 +86,6 @@ export class QualityAgent {
 
   onMode({ mode, spec, probe }) {
     if (!this.enabled) return;
-    this.fellBack = false;
     this.apply(mode, spec, probe);
   }
 
@@ -123,6 +123,7 @@ export class QualityAgent {
       samples: 0,
       bw: null,
       rtt: null,
+      pairId: null,
       loss: [],
       jitter: [],
     };
@@ -142,17 +143,25 @@ export class QualityAgent {
         if (typeof s.jitter === 'number') raw.jitter.push(s.jitter * 1000);
         if (typeof s.roundTripTime === 'number' && raw.rtt === null) raw.rtt = s.roundTripTime * 1000;
       }
-      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
-        if (typeof s.availableOutgoingBitrate === 'number') raw.bw = s.availableOutgoingBitrate / 1000;
-        if (typeof s.currentRoundTripTime === 'number') raw.rtt = s.currentRoundTripTime * 1000;
-      }
+      if (s.type === 'transport' && s.selectedCandidatePairId) raw.pairId = s.selectedCandidatePairId;
     });
+    // The selected pair: the estimate and round trip of the path media takes now.
+    let pair = raw.pairId ? stats.get(raw.pairId) : null;
+    if (!pair) {
+      stats.forEach((s) => {
+        if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+      });
+    }
+    if (pair) {
+      if (typeof pair.availableOutgoingBitrate === 'number') raw.bw = pair.availableOutgoingBitrate / 1000;
+      if (typeof pair.currentRoundTripTime === 'number') raw.rtt = pair.currentRoundTripTime * 1000;
+    }
     return raw;
   }
 
   async report() {
     const peer = this.peer();
-    if (!peer || !peer.pc || !this.session.online || !this.enabled) return;
+    if (!peer || !peer.pc || !this.enabled) return;
     let raw;
     try {
       raw = await this.measure(peer.pc);
@@ -181,11 +190,13 @@ export class QualityAgent {
     if (this.fellBack) report.fb = true;
     this.last = report;
     this.weak = rung(this.mode) <= rung('low') || (report.rtt || 0) > 600 || report.loss > 0.1;
+    if (this.unackedSince === null) this.unackedSince = performance.now();
     try {
       const ack = await this.session.send('stats', report);
-      if (ack && ack.ok) this.fellBack = false;
+      this.unackedSince = null;
+      if (ack && ack.ok && report.fb) this.fellBack = false;
     } catch {
-      // offline: the next beat tries again
+      // offline, or no answer in time: the next beat tries again
     }
   }
 
@@ -203,8 +214,10 @@ export class QualityAgent {
       return;
     }
     const now = performance.now();
-    if (!session.online) {
-      if (this.offlineSince === null) this.offlineSince = now;
+    // Unreachable: the socket is down, or it hangs (reports go unanswered).
+    const hanging = this.unackedSince !== null && now - this.unackedSince > OFFLINE_FALLBACK_MS;
+    if (!session.online || hanging) {
+      if (this.offlineSince === null) this.offlineSince = hanging ? this.unackedSince : now;
       if (now - this.offlineSince > OFFLINE_FALLBACK_MS && this.mode !== 'audio' && this.degraded()) {
         this.fellBack = true;
         this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60 }, false);
