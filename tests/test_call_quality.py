@@ -115,3 +115,13 @@ async def test_silence_from_the_client_drops_to_audio_and_then_advises_the_phone
     phone = await worker.wait_for("phone", lambda p: p["about"] == client_id)
     assert phone["reason"] in ("outage", "audio_failing")
     assert not client.heard["phone"]  # the advice is for the worker
+    refused = await client.send("quality", {"id": "c", "phoned": True})
+    assert refused["ok"] is False
+    assert (await worker.send("quality", {"id": "w", "phoned": True}))["ok"] is True
+    assert (await worker.send("end", {"id": "e"}))["ok"] is True
+    await worker.wait_for("call", lambda c: c["phase"] == "ended")
+    outcome = await world.http.get(
+        f"/api/v1/appointments/{appointment['id']}/outcome", headers=world.headers("anouk")
+    )
+    quality = (await outcome.json())["quality"]
+    assert (quality["phone_recommended"], quality["phoned"]) == (True, True)

@@ -281,3 +281,133 @@ export class ChatPanel {
     );
   }
 }
+
+// The fallback ladder on screen ------------------------------------------------------------------
+//
+// Each direction's mode in plain words, and one line that says whose connection is weak and
+// what helps. The worker's screen also has a choice per person (automatic, or a fixed
+// mode), the data saver and, when even sound fails, the advice to phone.
+
+const MODES = ['hd', 'sd', 'low', 'stills', 'audio'];
+
+export function modeText(mode) {
+  return t(`quality.mode.${MODES.includes(mode) ? mode : 'sd'}`);
+}
+
+// The plain-language line: the latest hint that still matters, or nothing.
+export function qualityHint(session, nameOf) {
+  const agent = session.quality;
+  const me = session.me ? session.me.id : null;
+  let text = null;
+  for (const [about, reason] of agent.hints) {
+    const mine = about === me;
+    const seat = session.seat(about);
+    if (!mine && (!seat || seat.status !== 'in_call')) continue;
+    const mode = mine ? agent.mode : (agent.modes.get(about) || {}).mode;
+    const paused = mode === 'stills' || mode === 'audio';
+    if (reason === 'weak_uplink') {
+      text = mine
+        ? [h('span', {}, t('quality.hint.mineWeak'))]
+        : [
+            h('span', {}, t('quality.hint.theirsWeak')),
+            ' ',
+            nameOf(about),
+            h('span', {}, paused ? t('quality.hint.paused') : t('quality.hint.lowered')),
+          ];
+    } else if (reason === 'outage') {
+      text = mine
+        ? [h('span', {}, t('quality.hint.mineGone'))]
+        : [h('span', {}, t('quality.hint.theirsGone')), ' ', nameOf(about), h('span', {}, t('quality.hint.theirsGoneEnd'))];
+    }
+  }
+  return h(
+    'p',
+    { class: 'quality-hint', id: 'quality-hint', role: 'status', hidden: !text },
+    text || [],
+  );
+}
+
+function directionItem(id, label, mode, probe) {
+  return h(
+    'li',
+    { id: `mode-${id}`, 'data-mode': mode || 'sd', 'data-probe': probe ? 'true' : 'false' },
+    label,
+    ': ',
+    h('span', {}, modeText(mode)),
+  );
+}
+
+// The worker's panel: each direction, a fixed mode per person, the data saver, the phone.
+export function qualityPanel(session, nameOf, { phoneNumber = null, onPhone = null } = {}) {
+  const agent = session.quality;
+  const others = session.others().filter((seat) => seat.status === 'in_call');
+  const items = [directionItem('me', h('span', {}, t('quality.mine')), agent.mode, agent.probe)];
+  for (const seat of others) {
+    const state = agent.modes.get(seat.participant_id) || {};
+    items.push(directionItem(seat.participant_id, nameOf(seat.participant_id), state.mode, state.probe));
+  }
+  const pins = others.map((seat) => {
+    const id = `pin-${seat.participant_id}`;
+    const state = agent.modes.get(seat.participant_id) || {};
+    const select = h(
+      'select',
+      {
+        id,
+        onchange: (event) => {
+          const value = event.currentTarget.value;
+          agent.pin(seat.participant_id, value === 'auto' ? null : value).catch(() => {});
+        },
+      },
+      h('option', { value: 'auto', selected: !state.pinned }, t('quality.auto')),
+      MODES.map((mode) =>
+        h('option', { value: mode, selected: Boolean(state.pinned) && state.mode === mode }, modeText(mode)),
+      ),
+    );
+    return h('p', { class: 'field' }, h('label', { for: id }, h('span', {}, t('quality.pinFor')), ' ', nameOf(seat.participant_id)), select);
+  });
+  const saver = h(
+    'p',
+    { class: 'field inline' },
+    h('input', {
+      type: 'checkbox',
+      id: 'data-saver',
+      checked: Boolean(agent.saverOn),
+      onchange: (event) => {
+        agent.saverOn = event.currentTarget.checked;
+        agent.saver(agent.saverOn ? 'low' : null).catch(() => {});
+      },
+    }),
+    h('label', { for: 'data-saver' }, t('quality.saver')),
+  );
+  const advice = agent.phone
+    ? h(
+        'div',
+        { class: 'alert', id: 'phone-advice', role: 'alert' },
+        h('p', {}, h('strong', {}, t('quality.phone.title'))),
+        h('p', {}, t('quality.phone.text')),
+        phoneNumber
+          ? h(
+              'p',
+              {},
+              h(
+                'a',
+                { href: `tel:${phoneNumber.replace(/[^0-9+]/g, '')}`, id: 'phone-client', class: 'button', onclick: () => onPhone && onPhone() },
+                h('span', {}, t('quality.phone.call')),
+                ' ',
+                data(phoneNumber),
+              ),
+            )
+          : h('p', { class: 'hint' }, t('quality.phone.noNumber')),
+      )
+    : null;
+  return h(
+    'section',
+    { class: 'quality', id: 'quality', 'aria-labelledby': 'quality-title' },
+    h('h2', { id: 'quality-title' }, t('quality.title')),
+    advice,
+    qualityHint(session, nameOf),
+    h('ul', { class: 'directions' }, items),
+    pins,
+    saver,
+  );
+}

@@ -17,6 +17,7 @@ import {
   mediaButtons,
   mediaNotes,
   peerStateText,
+  qualityHint,
   reconnectBanner,
   remoteTile,
   selfNotes,
@@ -359,6 +360,11 @@ function onCallChange(what) {
     return;
   }
   if (phase !== 'call') return;
+  if (what === 'hint' || what === 'quality' || what === 'mode') {
+    const old = document.getElementById('quality-hint');
+    if (old) old.replaceWith(qualityHint(session, nameOf));
+    return;
+  }
   if (what === 'chat') chat.update();
   else if (what === 'local') updateControls();
   else updateStage();
@@ -614,6 +620,7 @@ function content() {
     return [
       h('h1', { tabindex: '-1', id: 'in-call' }, t('join.call.title')),
       reconnectBanner(session),
+      qualityHint(session, nameOf),
       names.length
         ? h(
             'p',

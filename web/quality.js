@@ -67,6 +67,7 @@ export class QualityAgent {
     this.modes = new Map(); // participant id -> {mode, probe, pinned}
     this.hints = new Map(); // participant id -> reason
     this.phone = null;
+    this.saverOn = false;
     this.ptime = 20;
     this.enabled = true;
   }
@@ -221,7 +222,7 @@ export class QualityAgent {
       if (now - this.offlineSince > OFFLINE_FALLBACK_MS && this.mode !== 'audio' && this.degraded()) {
         this.fellBack = true;
         this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60 }, false);
-        session.changed('hint', { about: session.me && session.me.id, reason: 'outage' });
+        if (session.me) this.onHint({ about: session.me.id, reason: 'outage' });
       }
     } else {
       this.offlineSince = null;

@@ -13,6 +13,7 @@ import {
   mediaButtons,
   mediaNotes,
   peerStateText,
+  qualityPanel,
   reconnectBanner,
   remoteTile,
   screenButton,
@@ -93,6 +94,7 @@ function newRoom(id) {
     waitingSeen: new Set(),
     selfVideo: videoElement('self-video', t('room.selfVideo'), { muted: true }),
     remoteVideos: new Map(),
+    phoneNumber: null,
     root: h('div', { class: 'room', id: 'room' }),
   };
 }
@@ -208,12 +210,44 @@ function onChange(what, detail) {
     updatePart('room-alert', alertBox());
     return;
   }
+  if (what === 'quality' || what === 'hint' || what === 'mode' || what === 'phone') {
+    if (what === 'phone') {
+      loadPhoneNumber(room);
+      announce(t('quality.phone.title'));
+    }
+    updatePart('quality', quality(), true);
+    return;
+  }
   if (what === 'call' || what === 'cue') noticeWaiting();
   if (what === 'local') {
     updatePart('controls', controls(), true);
   }
   updatePart('stage', stage());
   updatePart('people', people(), true);
+  updatePart('quality', quality(), true);
+}
+
+// Phoning is the advice when even sound fails: the client's number from the file (a read of
+// the record, audited like any other).
+async function loadPhoneNumber(r) {
+  const clientId = r.appointment && r.appointment.client ? r.appointment.client.id : null;
+  if (!clientId || r.phoneNumber) return;
+  try {
+    const client = await call('GET', `/api/v1/clients/${encodeURIComponent(clientId)}`);
+    if (room !== r) return;
+    r.phoneNumber = client.phone || null;
+    updatePart('quality', quality(), true);
+  } catch {
+    // the advice stands without the number
+  }
+}
+
+function quality() {
+  const session = room.session;
+  return qualityPanel(session, person, {
+    phoneNumber: room.phoneNumber,
+    onPhone: () => session.send('quality', { phoned: true }).catch(() => {}),
+  });
 }
 
 // A new person in the waiting room: a sound, the cue on screen, and a word for screen readers.
@@ -545,7 +579,7 @@ function screen() {
       'div',
       { class: 'room-grid' },
       h('div', { class: 'room-main' }, stage(), controls()),
-      h('div', { class: 'room-side' }, waitingRoom(), people(), r.chat.render()),
+      h('div', { class: 'room-side' }, waitingRoom(), people(), quality(), r.chat.render()),
     ),
   ];
 }

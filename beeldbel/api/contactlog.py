@@ -64,6 +64,7 @@ class DirectionOut(Response):
 class QualityOut(Response):
     directions: list[DirectionOut]
     phone_recommended: bool = Field(description="Even audio failed: phoning was advised.")
+    phoned: bool = Field(description="The worker took the advice and phoned the client.")
 
 
 class ContactOut(Response):

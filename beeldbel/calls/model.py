@@ -23,7 +23,8 @@ stats      the sender's compact quality report (at most about 200 bytes): ``i`` 
            ``cc`` share of audio concealed; ``m`` the mode it applies now and ``fb`` true
            when it fell back to ``audio`` by itself while signaling was unreachable
 quality    a worker pins a participant's mode (``pin``: {participant_id, mode or null});
-           anyone sets their own data saver (``saver``: the highest mode, or null)
+           anyone sets their own data saver (``saver``: the highest mode, or
+           ``saver_off``); a worker says they phoned the client (``phoned``)
 leave      — the sender leaves the call
 end        — a worker ends the call for everyone
 =========  ==========================================================================
@@ -149,6 +150,7 @@ class QualityControl(_Message):
     pin: PinIn | None = None
     saver: ModeName | None = None
     saver_off: StrictBool = False
+    phoned: StrictBool = False  # the worker took the advice and phoned the client
 
 
 class Leave(_Message):

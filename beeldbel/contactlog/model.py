@@ -76,6 +76,7 @@ class Direction:
 class Quality:
     directions: tuple[Direction, ...]
     phone_recommended: bool = False
+    phoned: bool = False  # the worker took the advice
 
     @classmethod
     def of(cls, data: Mapping[str, object] | None) -> Quality | None:
@@ -91,6 +92,7 @@ class Quality:
                 if isinstance(d, dict)
             ),
             phone_recommended=bool(data.get("phone_recommended", False)),
+            phoned=bool(data.get("phoned", False)),
         )
 
     def as_json(self) -> dict[str, object]:
@@ -100,6 +102,7 @@ class Quality:
                 for d in self.directions
             ],
             "phone_recommended": self.phone_recommended,
+            "phoned": self.phoned,
         }
 
 

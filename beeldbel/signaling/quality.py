@@ -69,6 +69,7 @@ class _Desk:
     quality: Quality
     roles: dict[str, str] = field(default_factory=dict)  # sender: role
     fallbacks: int = 0  # browsers that dropped to audio on their own
+    phoned: bool = False  # the worker took the advice and phoned
 
 
 class QualityDesk:
@@ -140,6 +141,10 @@ class QualityDesk:
                 else Pin(str(target), Mode(message.pin.mode))
             )
             emits += self._step(call, desk, pin)
+        if message.phoned:
+            if role != "worker":
+                raise Forbidden("only a worker phones", details={"reason": "not_a_worker"})
+            desk.phoned = True
         if message.saver is not None or message.saver_off:
             cap = None if message.saver_off else Mode(message.saver or "hd")
             emits += self._step(call, desk, DataSaver(sender, cap))
@@ -177,6 +182,7 @@ class QualityDesk:
                 for link in outcome.links
             ],
             "phone_recommended": bool(outcome.phone),
+            "phoned": desk.phoned,
             "self_fallbacks": desk.fallbacks,
         }
 

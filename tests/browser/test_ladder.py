@@ -1,0 +1,209 @@
+"""The fallback ladder in two real browsers (issue 9, acceptance 2 and 3).
+
+    client's Chromium ─▶ link emulator (rural / worst) ─▶ coturn ◀─ worker's Chromium
+
+The rig of ``test_call_handover.py``: the service relay-only with per-join TURN credentials
+for a coturn on loopback, only the client's leg through ``python -m beeldbel.linkemu``,
+started when the worker lets the client in. Nobody touches the pages after admission.
+
+* On ``rural`` and on ``worst`` the call holds for two minutes and audio keeps flowing both
+  ways: in every 10 s window each side received real (not concealed) audio samples. On
+  ``worst`` the client's picture is down to stills or audio: it sends under one frame a
+  second over the last 30 s.
+* With signaling unreachable (the service stopped with SIGSTOP: the sockets hang, nothing
+  answers) while the client's link turns to ``worst``, the client's page drops to audio by
+  itself: it stops sending video while its audio still reaches the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import (
+    Browser,
+    Coturn,
+    Server,
+    coturn_with_secret,
+    start_server_with_turn,
+    stop_server,
+)
+from tests.browser.test_call import book, open_waiting_room, wait_until, worker_page
+from tests.browser.test_call_handover import audio, client_page, emulator
+
+HOLD_S = 120
+WINDOW_S = 10
+GOOD_FOR_S = 30  # the client's link is 4g this long after admission, then worst
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
+    with coturn_with_secret(tmp_path_factory.mktemp("coturn")) as started:
+        yield started
+
+
+@pytest.fixture
+def server(tmp_path: Path, coturn: Coturn) -> Iterator[Server]:
+    (tmp_path / "service").mkdir()
+    running = start_server_with_turn(tmp_path / "service", coturn, relay_only_calls="true")
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            os.kill(running.process.pid, signal.SIGCONT)
+        stop_server(running)
+
+
+def frames_sent(page: Page) -> int:
+    found: int = page.evaluate(
+        """async () => {
+          let sent = 0;
+          for (const pc of window.__pcs) {
+            if (pc.connectionState === 'closed') continue;
+            (await pc.getStats()).forEach((r) => {
+              if (r.type === 'outbound-rtp' && r.kind === 'video') sent += r.framesSent || 0;
+            });
+          }
+          return sent;
+        }"""
+    )
+    return found
+
+
+@contextlib.contextmanager
+def in_a_call(
+    browser: Browser, server: Server, coturn: Coturn, tmp_path: Path, schedule: str
+) -> Iterator[tuple[Page, Page, dict[str, object]]]:
+    worker, token = worker_page(browser, server, "anouk")
+    booked = book(server, token, "Gerrit Nijhuis", timedelta(minutes=1))
+    open_waiting_room(worker, server, booked.id)
+    client = client_page(browser, server, booked.links["client"])
+    client.locator("#check-done").click()
+    expect(worker.locator("#waiting-list li")).to_have_count(1)
+    with emulator(coturn.port, schedule, tmp_path / "link.json") as (ready, counters):
+        relay_port = int(ready["listening"][1])
+        client.evaluate(
+            "via => { window.__turnVia = via; }",
+            {"from": f"turn:127.0.0.1:{coturn.port}", "to": f"turn:127.0.0.1:{relay_port}"},
+        )
+        worker.locator("#waiting-list button").click()
+        expect(client.locator("#in-call")).to_be_visible()
+        counters["started_at"] = float(ready["started_at"])  # the emulator's monotonic clock
+        yield worker, client, counters
+
+
+def client_mode(worker: Page) -> tuple[str, bool]:
+    """The client's direction as the worker's screen shows it: the mode, and whether it is
+    a probe (a trial of one rung up) rather than a committed mode."""
+    item = worker.locator("#quality li[id^='mode-']:not(#mode-me)")
+    return str(item.get_attribute("data-mode")), item.get_attribute("data-probe") == "true"
+
+
+def real_audio_in_window(page: Page, seconds: float) -> int:
+    before = audio(page)[1]
+    time.sleep(seconds)
+    return audio(page)[1] - before
+
+
+@pytest.mark.parametrize("profile", ["rural", "worst"])
+def test_the_call_holds_two_minutes_with_audio_flowing_on_a_weak_link(
+    profile: str, server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    with in_a_call(browser, server, coturn, tmp_path, profile) as (worker, client, link):
+        wait_until("audio from the client", lambda w=worker: audio(w)[1] > 0, timeout_s=60)
+        wait_until("audio from the worker", lambda c=client: audio(c)[1] > 0, timeout_s=60)
+        windows: list[tuple[int, int]] = []
+        held_from = time.monotonic()
+        frames_at: list[tuple[float, int]] = []
+        modes: list[tuple[str, bool]] = []
+        while time.monotonic() - held_from < HOLD_S:
+            before = (audio(worker)[1], audio(client)[1])
+            time.sleep(WINDOW_S)
+            after = (audio(worker)[1], audio(client)[1])
+            windows.append((after[0] - before[0], after[1] - before[1]))
+            frames_at.append((time.monotonic(), frames_sent(client)))
+            modes.append(client_mode(worker))
+            # No one touched anything; the call is still on for both.
+            assert client.locator("#in-call").is_visible()
+            assert not worker.locator("#call-ended").is_visible()
+        starved = [i for i, (w, c) in enumerate(windows) if w <= 0 or c <= 0]
+        assert not starved, (profile, windows)
+        (t0, f0), (t1, f1) = frames_at[-7], frames_at[-1]
+        client_fps = (f1 - f0) / (t1 - t0)
+        if profile == "worst":
+            # Over the last minute the client's committed mode (trials of one rung up aside)
+            # is stills or voice only.
+            committed = [mode for mode, probe in modes[-6:] if not probe]
+            assert committed, modes
+            assert set(committed) <= {"stills", "audio"}, modes
+    sys.stdout.write(
+        json.dumps(
+            {
+                "test": "issue-9-acceptance-2",
+                "profile": profile,
+                "real_audio_per_window": windows,
+                "client_fps_last_60s": round(client_fps, 2),
+                "client_modes": modes,
+                "link": {k: link.get(k) for k in ("up", "down")},
+                "test_s": round(time.monotonic() - started, 1),
+            }
+        )
+        + "\n"
+    )
+
+
+def test_with_signaling_unreachable_the_browser_falls_back_to_audio_by_itself(
+    server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
+) -> None:
+    schedule = f"4g:{GOOD_FOR_S},worst"
+    with in_a_call(browser, server, coturn, tmp_path, schedule) as (worker, client, link):
+        wait_until("video from the client", lambda: frames_sent(client) > 30, timeout_s=60)
+        wait_until("audio from the client", lambda: audio(worker)[1] > 0, timeout_s=60)
+        turns_bad_at = float(str(link["started_at"])) + GOOD_FOR_S
+        assert time.monotonic() < turns_bad_at - 5, "media took too long to start"
+        # Signaling goes silent a little before the link turns bad.
+        time.sleep(max(0.0, turns_bad_at - 3 - time.monotonic()))
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            stopped_at = time.monotonic()
+            # The 5 s rule, plus the link turning bad and being measured: then video stops.
+            deadline = turns_bad_at + 40
+            still_sending = True
+            while time.monotonic() < deadline:
+                first = frames_sent(client)
+                time.sleep(3)
+                if frames_sent(client) == first:
+                    still_sending = False
+                    break
+            assert not still_sending, "the client kept sending video without signaling"
+            stopped_video_after_s = time.monotonic() - stopped_at
+            heard = real_audio_in_window(worker, 5)
+            assert heard > 0, "the worker no longer hears the client"
+            # It was the page's own decision, and it says so in plain Dutch.
+            expect(client.locator("#quality-hint")).to_have_text(
+                "Uw verbinding is even weg. Blijf op deze pagina; het gesprek gaat vanzelf "
+                "verder."
+            )
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "test": "issue-9-acceptance-3",
+                    "video_stopped_after_s": round(stopped_video_after_s, 1),
+                    "worker_heard_samples_5s": heard,
+                }
+            )
+            + "\n"
+        )
