@@ -192,8 +192,7 @@ def test_with_signaling_unreachable_the_browser_falls_back_to_audio_by_itself(
             assert heard > 0, "the worker no longer hears the client"
             # It was the page's own decision, and it says so in plain Dutch.
             expect(client.locator("#quality-hint")).to_have_text(
-                "Uw verbinding is even weg. Blijf op deze pagina; het gesprek gaat vanzelf "
-                "verder."
+                "Uw verbinding is even weg. Blijf op deze pagina; het gesprek gaat vanzelf verder."
             )
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
