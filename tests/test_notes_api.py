@@ -12,13 +12,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from beeldbel.api import appkeys
 from beeldbel.clock import FixedClock
 from beeldbel.contactlog.model import Taking, entries_for_call
 from beeldbel.db.repositories.contactlog import SqlContactLog
+from beeldbel.db.tables.contactlog import ContactEntryRow
+from beeldbel.identity.model import Role
 from beeldbel.settings import Settings
 from tests.clients_support import World, make_world, subject
+from tests.conftest import auth, token_for
 
 STAR = {"housing": 7, "money": 3, "social_network": 5}
 
@@ -416,3 +420,61 @@ async def test_the_timeline_shows_unanswered_attempts_and_filters_by_kind_and_pe
         assert response.status == 422, bad
     reads = await world.audit(event="read", object_type="timeline")
     assert {r.detail["basis"] for r in reads} == {"care_team"}
+
+
+async def test_the_file_names_colleagues_not_just_their_ids(backend: str, world: World) -> None:
+    """The care team, a note's author, who took part in a contact and who recorded consent
+    are shown by name (colleagues see each other's names)."""
+    admin = auth(token_for(world.http, Role.ADMIN, subject="staff:setup"))
+    created = await world.http.post(
+        "/api/v1/users",
+        json={
+            "username": "marloes",
+            "display_name": "Marloes ter Horst",
+            "roles": ["worker"],
+            "teams": [str(world.home)],
+        },
+        headers=admin,
+    )
+    assert created.status == 201, await created.text()
+    marloes = f"staff:{(await created.json())['user']['id']}"
+    world.membership.teams[marloes] = {world.home}
+    headers = auth(token_for(world.http, Role.WORKER, subject=marloes))
+    client = await world.create_client(name="Dinie Kampman")
+    url = f"/api/v1/clients/{client['id']}"
+    team = await (await world.http.get(f"{url}/care-team", headers=world.headers("anouk"))).json()
+    put = await world.http.put(
+        f"{url}/care-team",
+        json={"version": team["version"], "members": [{"subject": marloes, "is_lead": True}]},
+        headers=world.headers("anouk"),
+    )
+    assert put.status == 200, await put.text()
+    assert (await put.json())["members"] == [
+        {"subject": marloes, "name": "Marloes ter Horst", "is_lead": True}
+    ]
+    consent = await world.http.post(
+        f"{url}/consent",
+        json={"topic": "video_calls", "decision": "given", "how": "spoken"},
+        headers=headers,
+    )
+    assert consent.status == 201
+    note = await world.http.post(
+        f"{url}/notes", json={"visibility": "shared", "text": "Kennismaking."}, headers=headers
+    )
+    assert (await note.json())["created_by_name"] == "Marloes ter Horst"
+    await file_attempts(world, client["id"], ["ended_by_host"])
+    async with world.app[appkeys.DATABASE].transaction() as session:
+        await session.execute(
+            update(ContactEntryRow).values(
+                people=[{"role": "worker", "took_part": True, "subject": marloes}]
+            )
+        )
+    items = (await (await world.http.get(f"{url}/timeline", headers=headers)).json())["items"]
+    by_kind = {i["kind"]: i for i in items}
+    assert by_kind["note"]["note"]["created_by_name"] == "Marloes ter Horst"
+    assert by_kind["consent"]["consent"]["recorded_by_name"] == "Marloes ter Horst"
+    assert by_kind["contact"]["contact"]["people"][0]["name"] == "Marloes ter Horst"
+    overview = await (await world.http.get(f"{url}/consent", headers=headers)).json()
+    assert overview["history"][0]["recorded_by_name"] == "Marloes ter Horst"
+    contacts = await (await world.http.get(f"{url}/contacts", headers=headers)).json()
+    assert contacts["items"][0]["people"][0]["name"] == "Marloes ter Horst"

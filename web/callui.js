@@ -290,8 +290,16 @@ export class ChatPanel {
 
 const MODES = ['hd', 'sd', 'low', 'stills', 'audio'];
 
+const MODE_TEXT = {
+  hd: () => t('quality.mode.hd'),
+  sd: () => t('quality.mode.sd'),
+  low: () => t('quality.mode.low'),
+  stills: () => t('quality.mode.stills'),
+  audio: () => t('quality.mode.audio'),
+};
+
 export function modeText(mode) {
-  return t(`quality.mode.${MODES.includes(mode) ? mode : 'sd'}`);
+  return (MODE_TEXT[mode] || MODE_TEXT.sd)();
 }
 
 // The plain-language line: the latest hint that still matters, or nothing.

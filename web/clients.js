@@ -157,8 +157,11 @@ function birthDay(day) {
   }).format(new Date(`${day}T12:00:00Z`));
 }
 
-function nameOf(subject, fallbackName = null) {
-  if (fallbackName) return data(fallbackName);
+function nameOf(subject, knownName = null) {
+  if (knownName) {
+    if (subject) names.set(subject, knownName);
+    return data(knownName);
+  }
   const me = shell.me();
   if (subject && subject === me.subject) return h('span', {}, t('file.you'));
   if (subject && names.has(subject)) return data(names.get(subject));
@@ -884,7 +887,7 @@ function contactItem(c, client, canWrite) {
 
 function personName(person, client) {
   if (person.role === 'client') return data(client.name);
-  if (person.role === 'worker' && person.subject) return nameOf(person.subject);
+  if (person.role === 'worker' && person.subject) return nameOf(person.subject, person.name);
   return h('span', {}, PERSON_ROLE[person.role] ? PERSON_ROLE[person.role]() : '');
 }
 
@@ -990,7 +993,7 @@ function consentItem(record) {
     ' · ',
     h('span', {}, t('consent.recordedBy')),
     ' ',
-    nameOf(record.recorded_by),
+    nameOf(record.recorded_by, record.recorded_by_name),
   );
   return { head, body };
 }
@@ -1129,7 +1132,7 @@ function careTeam(found) {
       h(
         'li',
         { 'data-subject': member.subject },
-        nameOf(member.subject),
+        nameOf(member.subject, member.name),
         member.is_lead ? [' (', h('span', {}, t('team.lead')), ')'] : null,
       ),
     ),

@@ -9,7 +9,7 @@ every refusal is on record.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -331,6 +331,7 @@ class NetworkOut(Response):
 
 class CareTeamMemberOut(Response):
     subject: str
+    name: str | None = Field(default=None, description="The colleague's display name.")
     is_lead: bool
 
 
@@ -341,7 +342,12 @@ class CareTeamOut(Response):
     @classmethod
     def of(cls, team: CareTeam) -> CareTeamOut:
         return cls(
-            members=[CareTeamMemberOut(subject=m.subject, is_lead=m.is_lead) for m in team.members],
+            members=[
+                CareTeamMemberOut(
+                    subject=m.subject, name=team.names.get(m.subject), is_lead=m.is_lead
+                )
+                for m in team.members
+            ],
             version=team.version,
         )
 
@@ -356,10 +362,11 @@ class ConsentRecordOut(Response):
     representative_role: NetworkRole | None
     how: ConsentMethod
     recorded_by: str
+    recorded_by_name: str | None = Field(default=None, description="Who recorded it.")
     recorded_at: datetime
 
     @classmethod
-    def of(cls, record: ConsentRecord) -> ConsentRecordOut:
+    def of(cls, record: ConsentRecord, names: Mapping[str, str] | None = None) -> ConsentRecordOut:
         return cls(
             id=record.id,
             seq=record.seq,
@@ -370,6 +377,7 @@ class ConsentRecordOut(Response):
             representative_role=record.given_by.role,
             how=record.how,
             recorded_by=record.recorded_by,
+            recorded_by_name=(names or {}).get(record.recorded_by),
             recorded_at=record.recorded_at,
         )
 
@@ -584,11 +592,11 @@ async def get_consent(call: Call) -> Reply:
         ConsentNowOut(
             topic=topic,
             given=record is not None and record.decision is ConsentDecision.GIVEN,
-            decision=ConsentRecordOut.of(record) if record else None,
+            decision=ConsentRecordOut.of(record, overview.value.names) if record else None,
         )
         for topic, record in overview.value.current.items()
     ]
-    history = [ConsentRecordOut.of(record) for record in overview.value.history]
+    history = [ConsentRecordOut.of(r, overview.value.names) for r in overview.value.history]
     return Reply(ConsentOut(current=current, history=history))
 
 

@@ -7,7 +7,7 @@ coordinator does not. Each read is audited with the grant's basis.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -51,6 +51,7 @@ class PersonOut(Response):
     left_at: datetime | None
     opened_link: bool = Field(description="A client or guest opened their invitation link.")
     subject: str | None
+    name: str | None = Field(default=None, description="A worker's display name.")
 
 
 class DirectionOut(Response):
@@ -83,7 +84,7 @@ class ContactOut(Response):
     )
 
     @classmethod
-    def of(cls, e: ContactEntry) -> ContactOut:
+    def of(cls, e: ContactEntry, names: Mapping[str, str] | None = None) -> ContactOut:
         return cls.model_validate(
             {
                 "id": e.id,
@@ -99,6 +100,7 @@ class ContactOut(Response):
                         "left_at": p.left_at,
                         "opened_link": p.opened_link,
                         "subject": p.subject,
+                        "name": (names or {}).get(p.subject) if p.subject else None,
                     }
                     for p in e.people
                 ],
@@ -119,7 +121,8 @@ async def list_contacts(call: Call) -> Reply:
     found = await call.app[CONTACT_LOG].of_client(
         call.who(), call.path_as(ClientPath).client_id, call.query_as(ContactsQuery).limit
     )
-    return Reply(ContactsOut(items=[ContactOut.of(e) for e in found.value]))
+    entries, names = found.value
+    return Reply(ContactsOut(items=[ContactOut.of(e, names) for e in entries]))
 
 
 OPERATIONS = (

@@ -323,7 +323,11 @@ def _item(kind: str, at: datetime, id_: UUID, value: object, timeline: Any) -> I
     if isinstance(value, ContactEntry):
         attempt, of = timeline.attempts.get(value.id, (None, None))
         contact = TimelineContactOut.model_validate(
-            {**ContactOut.of(value).model_dump(), "attempt": attempt, "attempts": of}
+            {
+                **ContactOut.of(value, timeline.names).model_dump(),
+                "attempt": attempt,
+                "attempts": of,
+            }
         )
         return ItemOut(kind="contact", at=at, id=id_, contact=contact)
     if isinstance(value, Note):
@@ -343,7 +347,9 @@ def _item(kind: str, at: datetime, id_: UUID, value: object, timeline: Any) -> I
         )
         return ItemOut(kind="appointment", at=at, id=id_, appointment=appointment)
     assert isinstance(value, ConsentRecord)
-    return ItemOut(kind="consent", at=at, id=id_, consent=ConsentRecordOut.of(value))
+    return ItemOut(
+        kind="consent", at=at, id=id_, consent=ConsentRecordOut.of(value, timeline.names)
+    )
 
 
 async def get_timeline(call: Call) -> Reply:

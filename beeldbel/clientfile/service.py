@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -48,6 +48,7 @@ from beeldbel.clientfile.model import (
 )
 from beeldbel.clock import Clock
 from beeldbel.db.engine import Database
+from beeldbel.db.repositories.agenda import staff_names
 from beeldbel.db.repositories.clients import (
     CareTeam,
     ClientCursor,
@@ -277,7 +278,8 @@ class ClientService(_UseCases):
     async def care_team(self, principal: Principal, client_id: UUID) -> Granted[CareTeam]:
         async with self._access.transaction() as session:
             grant = await self._grant(session, principal, client_id, Action.READ)
-            return Granted(await self._file(session).care_team(grant, client_id), grant)
+            team = await self._file(session).care_team(grant, client_id)
+            return Granted(await _named(session, team), grant)
 
     async def replace_care_team(
         self,
@@ -304,7 +306,13 @@ class ClientService(_UseCases):
             replaced = await self._file(session).replace_care_team(
                 grant, client_id, team, expected_version
             )
-            return Granted(replaced, grant)
+            return Granted(await _named(session, replaced), grant)
+
+
+async def _named(session: AsyncSession, team: CareTeam) -> CareTeam:
+    """The care team with its members' display names (colleagues see each other's names)."""
+    names = await staff_names(session, [m.subject for m in team.members])
+    return replace(team, names=names)
 
 
 def _check_version(current: int, expected: int, what: str) -> None:
@@ -323,6 +331,7 @@ class ConsentOverview:
 
     current: Mapping[ConsentTopic, ConsentRecord | None]
     history: tuple[ConsentRecord, ...]
+    names: Mapping[str, str] = field(default_factory=dict)  # who recorded them
 
 
 class ConsentService(_UseCases):
@@ -333,7 +342,8 @@ class ConsentService(_UseCases):
         async with self._access.transaction() as session:
             grant = await self._grant(session, principal, client_id, Action.READ)
             history = await self._file(session).consent_history(grant, client_id)
-        return Granted(ConsentOverview(current_consent(history), tuple(history)), grant)
+            names = await staff_names(session, {r.recorded_by for r in history})
+        return Granted(ConsentOverview(current_consent(history), tuple(history), names), grant)
 
     async def record(
         self,

@@ -10,6 +10,7 @@ from beeldbel.audit.model import AuditEvent, through
 from beeldbel.clientfile.service import Granted
 from beeldbel.clock import Clock
 from beeldbel.contactlog.model import ContactEntry
+from beeldbel.db.repositories.agenda import staff_names
 from beeldbel.db.repositories.contactlog import SqlContactLog
 from beeldbel.identity.model import Principal
 
@@ -23,7 +24,7 @@ class ContactLogService:
 
     async def of_client(
         self, principal: Principal, client_id: UUID, limit: int
-    ) -> Granted[list[ContactEntry]]:
+    ) -> Granted[tuple[list[ContactEntry], dict[str, str]]]:
         async with self._access.transaction() as session:
             grant = await self._access.grant(
                 session, principal, client_id, Action.READ, Category.CARE_FILE
@@ -34,4 +35,7 @@ class ContactLogService:
             await self._access.audit.append(
                 session, through(grant, AuditEvent.READ, "contact_log", str(client_id))
             )
-        return Granted(entries, grant)
+            names = await staff_names(
+                session, {p.subject for e in entries for p in e.people if p.subject}
+            )
+        return Granted((entries, names), grant)

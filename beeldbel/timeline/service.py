@@ -8,7 +8,9 @@ from uuid import UUID
 from beeldbel.access.model import Action, Category, Grant
 from beeldbel.access.service import AccessService
 from beeldbel.audit.model import AuditEvent, through
+from beeldbel.clientfile.model import ConsentRecord
 from beeldbel.clock import Clock
+from beeldbel.contactlog.model import ContactEntry
 from beeldbel.db.repositories.agenda import staff_names
 from beeldbel.db.repositories.notes import SqlTimeline
 from beeldbel.identity.model import Principal
@@ -76,12 +78,15 @@ class TimelineService:
                 )
             items, cursor = newest_first(sources, f.limit)
             recent = await source.recent_attempts()
-            subjects = {
-                s
-                for item in items
-                if isinstance(item.value, Note)
-                for s in (item.value.created_by, item.value.updated_by)
-            }
+            subjects: set[str] = set()
+            for item in items:
+                value = item.value
+                if isinstance(value, Note):
+                    subjects |= {value.created_by, value.updated_by}
+                elif isinstance(value, ContactEntry):
+                    subjects |= {p.subject for p in value.people if p.subject}
+                elif isinstance(value, ConsentRecord):
+                    subjects.add(value.recorded_by)
             names = await staff_names(session, subjects)
             await self._access.audit.append(
                 session,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -179,6 +179,7 @@ class CareTeam:
     client_id: UUID
     members: tuple[CareTeamMember, ...]
     version: int
+    names: Mapping[str, str] = field(default_factory=dict)  # subject: display name
 
 
 @dataclass(frozen=True, slots=True)
