@@ -22,13 +22,13 @@ import {
 } from './time.js';
 import { announce, data, h, icon, markField } from './ui.js';
 
-const KIND_TEXT = {
+export const KIND_TEXT = {
   checkin: () => t('kind.checkin'),
   visit: () => t('kind.visit'),
   case_meeting: () => t('kind.case_meeting'),
 };
 
-const STATUS_TEXT = {
+export const STATUS_TEXT = {
   planned: () => t('status.planned'),
   lobby_open: () => t('status.lobby_open'),
   in_progress: () => t('status.in_progress'),
@@ -37,7 +37,7 @@ const STATUS_TEXT = {
   cancelled: () => t('status.cancelled'),
 };
 
-const ROLE_TEXT = {
+export const ROLE_TEXT = {
   worker: () => t('participant.worker'),
   client: () => t('participant.client'),
   guest: () => t('participant.guest'),

@@ -8,7 +8,7 @@
 // default), #/clients/<id>/notes/<note>/edit, #/clients/<id>/notes/<note>/history.
 
 import { ApiError, call } from './api.js';
-import { busy, choice, messages, retryKeys } from './agenda.js';
+import { KIND_TEXT, ROLE_TEXT, STATUS_TEXT, busy, choice, messages, retryKeys } from './agenda.js';
 import { currentLanguage, formatDateTime, t } from './i18n.js';
 import { addDays, dayOf, formatLongDay, formatRange, instantAt, isDay, today } from './time.js';
 import { announce, data, h, icon, markField } from './ui.js';
@@ -47,27 +47,6 @@ const KIND_FILTER_TEXT = {
   note: () => t('timeline.kind.note'),
   appointment: () => t('timeline.kind.appointment'),
   consent: () => t('timeline.kind.consent'),
-};
-
-const APPOINTMENT_KIND = {
-  checkin: () => t('kind.checkin'),
-  visit: () => t('kind.visit'),
-  case_meeting: () => t('kind.case_meeting'),
-};
-
-const APPOINTMENT_STATUS = {
-  planned: () => t('status.planned'),
-  lobby_open: () => t('status.lobby_open'),
-  in_progress: () => t('status.in_progress'),
-  completed: () => t('status.completed'),
-  no_show: () => t('status.no_show'),
-  cancelled: () => t('status.cancelled'),
-};
-
-const PERSON_ROLE = {
-  worker: () => t('participant.worker'),
-  client: () => t('participant.client'),
-  guest: () => t('participant.guest'),
 };
 
 const MEDIA_TEXT = {
@@ -888,7 +867,7 @@ function contactItem(c, client, canWrite) {
 function personName(person, client) {
   if (person.role === 'client') return data(client.name);
   if (person.role === 'worker' && person.subject) return nameOf(person.subject, person.name);
-  return h('span', {}, PERSON_ROLE[person.role] ? PERSON_ROLE[person.role]() : '');
+  return h('span', {}, ROLE_TEXT[person.role] ? ROLE_TEXT[person.role]() : '');
 }
 
 function noteItem(note, client, canWrite) {
@@ -958,7 +937,7 @@ function noteItem(note, client, canWrite) {
 function appointmentItem(a) {
   const starts = new Date(a.starts_at);
   const head = [
-    h('span', { class: 'kind item-kind' }, icon(a.kind), h('span', {}, APPOINTMENT_KIND[a.kind]())),
+    h('span', { class: 'kind item-kind' }, icon(a.kind), h('span', {}, KIND_TEXT[a.kind]())),
   ];
   const body = h(
     'p',
@@ -970,7 +949,7 @@ function appointmentItem(a) {
     h(
       'span',
       { class: `status-${a.status}` },
-      APPOINTMENT_STATUS[a.status] ? APPOINTMENT_STATUS[a.status]() : data(a.status),
+      STATUS_TEXT[a.status] ? STATUS_TEXT[a.status]() : data(a.status),
     ),
     a.title ? [' · ', data(a.title)] : null,
   );
@@ -1085,7 +1064,7 @@ function upcomingList(found) {
         return h(
           'li',
           { 'data-id': a.id },
-          h('span', { class: 'kind' }, icon(a.kind), h('span', {}, APPOINTMENT_KIND[a.kind]())),
+          h('span', { class: 'kind' }, icon(a.kind), h('span', {}, KIND_TEXT[a.kind]())),
           ' ',
           data(formatLongDay(dayOf(starts))),
           ', ',
@@ -1415,13 +1394,13 @@ function writeView(clientId, mode, appointmentId) {
           h(
             'dd',
             { id: 'write-appointment' },
-            h('span', { class: 'kind' }, icon(a.kind), h('span', {}, APPOINTMENT_KIND[a.kind]())),
+            h('span', { class: 'kind' }, icon(a.kind), h('span', {}, KIND_TEXT[a.kind]())),
             ' · ',
             data(formatLongDay(dayOf(starts))),
             ', ',
             data(formatRange(starts, new Date(a.ends_at))),
             ' · ',
-            h('span', {}, APPOINTMENT_STATUS[a.status] ? APPOINTMENT_STATUS[a.status]() : ''),
+            h('span', {}, STATUS_TEXT[a.status] ? STATUS_TEXT[a.status]() : ''),
             a.title ? [' · ', data(a.title)] : null,
           ),
         );

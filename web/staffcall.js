@@ -5,7 +5,7 @@
 // ending the call for everyone; once it has ended, "Verslag schrijven" for the call's client.
 // Leaving the page leaves the call.
 
-import { reportLinks } from './agenda.js';
+import { ROLE_TEXT, reportLinks } from './agenda.js';
 import { ApiError, call, freshAccessToken } from './api.js';
 import { CallSession } from './call.js';
 import {
@@ -30,12 +30,6 @@ const STATUS_TEXT = {
   in_call: () => t('room.status.in_call'),
   away: () => t('room.status.away'),
   left: () => t('room.status.left'),
-};
-
-const ROLE_TEXT = {
-  worker: () => t('participant.worker'),
-  client: () => t('participant.client'),
-  guest: () => t('participant.guest'),
 };
 
 const REFUSED_TEXT = {

@@ -445,6 +445,24 @@ def texts_outside_catalog(page: Page) -> list[str]:
     return [text for text in page.evaluate(_TEXTS_JS) if text not in values]
 
 
+def page_problems(
+    page: Page, name: str, found: dict[str, object], small_targets_js: str | None = None
+) -> None:
+    """What the page's accessibility checks find, into ``found`` under ``name``: serious or
+    critical axe findings, text outside the catalogs, and (given a script that lists them)
+    targets too small for a finger."""
+    violations = axe_violations(page)
+    if violations:
+        found[f"axe {name}"] = violations
+    stray = texts_outside_catalog(page)
+    if stray:
+        found[f"catalog {name}"] = stray
+    if small_targets_js is not None:
+        small = page.evaluate(small_targets_js)
+        if small:
+            found[f"touch {name}"] = small
+
+
 def set_language(page: Page, language: str) -> None:
     if language_of(page) != language:
         page.locator("#lang-switch").click()

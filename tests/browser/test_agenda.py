@@ -24,10 +24,9 @@ from tests.browser.conftest import (
     TABLET,
     Server,
     api,
-    axe_violations,
     catalog,
+    page_problems,
     set_language,
-    texts_outside_catalog,
 )
 
 NL = catalog("nl")
@@ -80,15 +79,7 @@ def choose_client(page: Page, prefix: str, search: str, name: str) -> None:
 
 
 def check_page(page: Page, name: str, found: dict[str, object]) -> None:
-    violations = axe_violations(page)
-    if violations:
-        found[f"axe {name}"] = violations
-    stray = texts_outside_catalog(page)
-    if stray:
-        found[f"catalog {name}"] = stray
-    small = page.evaluate(TOUCH_JS)
-    if small:
-        found[f"touch {name}"] = small
+    page_problems(page, name, found, TOUCH_JS)
 
 
 def test_acceptance_5_weekly_checkin_next_week_a_visit_and_a_call_now(

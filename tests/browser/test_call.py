@@ -46,14 +46,13 @@ from tests.browser.conftest import (
     Coturn,
     Server,
     api,
-    axe_violations,
     catalog,
     coturn_with_secret,
+    page_problems,
     set_language,
     sign_in_with_totp,
     start_server_with_turn,
     stop_server,
-    texts_outside_catalog,
 )
 
 NL = catalog("nl")
@@ -515,15 +514,7 @@ def test_call_screens_pass_axe_and_the_catalog_check_in_dutch_and_english(
         for language in ("nl", "en"):
             set_language(page, language)
             expect(page.locator(ready)).to_be_visible()
-            violations = axe_violations(page)
-            if violations:
-                found[f"axe {name}/{language}"] = violations
-            stray = texts_outside_catalog(page)
-            if stray:
-                found[f"catalog {name}/{language}"] = stray
-            small = page.evaluate(SMALL_TARGETS_JS)
-            if small:
-                found[f"touch targets {name}/{language}"] = small
+            page_problems(page, f"{name}/{language}", found, SMALL_TARGETS_JS)
             seen.append(f"{name}/{language}")
         set_language(page, "nl")
 

@@ -30,10 +30,9 @@ from tests.browser.conftest import (
     Server,
     api,
     api_token,
-    axe_violations,
     catalog,
+    page_problems,
     set_language,
-    texts_outside_catalog,
 )
 from tests.browser.test_agenda import TOUCH_JS
 from tests.browser.test_call import book, client_id, join_page, open_waiting_room, worker_page
@@ -361,15 +360,7 @@ def test_client_file_pages_pass_axe_and_the_catalog_check_in_dutch_and_english(
                 prepare(page)
             expect(page.locator(ready).first).to_be_visible()
             expect(page.locator("main [aria-busy=true]")).to_have_count(0)
-            violations = axe_violations(page)
-            if violations:
-                found[f"axe {name}/{language}"] = violations
-            stray = texts_outside_catalog(page)
-            if stray:
-                found[f"catalog {name}/{language}"] = stray
-            small = page.evaluate(TOUCH_JS)
-            if small:
-                found[f"touch {name}/{language}"] = small
+            page_problems(page, f"{name}/{language}", found, TOUCH_JS)
             seen.append(f"{name}/{language}")
         set_language(page, "nl")
 

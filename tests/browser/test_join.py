@@ -25,10 +25,9 @@ from tests.browser.conftest import (
     Server,
     api,
     api_token,
-    axe_violations,
     catalog,
+    page_problems,
     set_language,
-    texts_outside_catalog,
 )
 
 NL = catalog("nl")
@@ -233,12 +232,7 @@ def test_the_join_page_passes_axe_and_the_catalog_check_in_dutch_and_english(
         for language in ("nl", "en"):
             set_language(page, language)
             expect(page.locator(ready)).to_be_visible()
-            violations = axe_violations(page)
-            if violations:
-                found[f"axe {name}/{language}"] = violations
-            stray = texts_outside_catalog(page)
-            if stray:
-                found[f"catalog {name}/{language}"] = stray
+            page_problems(page, f"{name}/{language}", found)
         if name == "open":
             expect(page.locator("h1")).to_have_text(EN["join.open.title"])
         page.context.close()
