@@ -74,6 +74,17 @@ async def test_a_call_and_a_check_in_nobody_joined_are_filed_once_each(
     not_joined = log["items"][0]
     client = next(p for p in not_joined["people"] if p["role"] == "client")
     assert client == {**client, "took_part": False, "opened_link": True}
+    # The client's timeline shows both, once each, without anyone having typed them.
+    timeline = await world.http.get(
+        f"/api/v1/clients/{client_id}/timeline",
+        params={"kinds": "contact"},
+        headers=world.headers("anouk"),
+    )
+    shown = [
+        (i["contact"]["kind"], i["contact"]["appointment_id"])
+        for i in (await timeline.json())["items"]
+    ]
+    assert shown == [("not_joined", missed["id"]), ("call", appointment["id"])]
     # The coordinator plans but does not read the care file.
     assert (await contacts(world, client_id, by="femke"))[0] == 403
 
