@@ -66,6 +66,15 @@ async def test_a_weak_client_link_steps_down_both_sides_hear_why_and_the_outcome
     await client.wait_for("mode", lambda m: m["mode"] == "audio")
     await report(client, world, 30, GOOD, worker)
     assert client.heard["mode"][-1]["mode"] == "audio"
+    # Unpinned, the controller takes over again: on a good link it probes its way up.
+    pinned_modes = len(client.heard["mode"])
+    ack = await worker.send(
+        "quality", {"id": "u", "pin": {"participant_id": client_id, "mode": None}}
+    )
+    assert ack["ok"] is True, ack
+    await report(client, world, 30, GOOD, worker)
+    after = client.heard["mode"][pinned_modes:]
+    assert any(m["probe"] and m["mode"] == "stills" for m in after), after
     # A client cannot pin; nobody can pin someone outside the call.
     refused = await client.send(
         "quality", {"id": "q", "pin": {"participant_id": client_id, "mode": "hd"}}
