@@ -115,7 +115,7 @@ def figures(rows: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def outcome_changes(r: Rig, appointment_id: str) -> int | None:
+def outcome_quality(r: Rig, appointment_id: str) -> dict[str, Any] | None:
     assert r.server is not None
     token = r.worker.evaluate(TOKEN_JS)
     request = urllib.request.Request(
@@ -126,9 +126,7 @@ def outcome_changes(r: Rig, appointment_id: str) -> int | None:
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
                 quality = json.loads(answer.read())["quality"]
-            if quality is None:
-                return 0
-            return sum(max(0, len(d["modes"]) - 1) for d in quality["directions"])
+            return quality if quality is not None else {"directions": []}
         except OSError:
             time.sleep(0.5)
     return None
@@ -179,6 +177,7 @@ def one_call(r: Rig, profile: str, seconds: float, seed: int, home: Path) -> dic
             )
         recovery = None if None in sides else round(max(s for s in sides if s is not None), 2)
     check = None if profile == "schedule" else self_check(named_schedule(profile), counters)
+    quality = outcome_quality(r, appointment_id)
     jb = [seen[n]["jb_p95_ms"] for n in seen if seen[n]["jb_p95_ms"] is not None]
     return {
         "held": all(on.values()) and recent_audio,
@@ -189,7 +188,12 @@ def one_call(r: Rig, profile: str, seconds: float, seed: int, home: Path) -> dic
         "max_picture_gap_s": None
         if seen["worker"]["gap_s"] is None
         else round(seen["worker"]["gap_s"], 1),
-        "mode_changes": outcome_changes(r, appointment_id),
+        "mode_changes": None
+        if quality is None
+        else sum(max(0, len(d["modes"]) - 1) for d in quality["directions"]),
+        "modes": None
+        if quality is None
+        else {d["role"]: d["modes"] for d in quality["directions"]},
         "recovery_s": recovery,
         "valid": None if check is None else bool(check["valid"]),
         "self_check": check,
@@ -207,21 +211,22 @@ TARGETS = {
 }
 
 
-def bench(profiles: list[str], seconds: float) -> dict[str, Any]:
+def bench(profiles: list[str], seconds: float, variants: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     with rig() as r:
-        for variant in ("on", "off"):
+        for variant in variants:
             r.use(relay_only_calls="true", quality_control="true" if variant == "on" else "false")
             for i, profile in enumerate(profiles):
                 run = one_call(r, profile, seconds, seed=i + 1, home=r.home)
                 result.setdefault(profile, {})[variant] = run
                 shown = {k: v for k, v in run.items() if k != "self_check"}
                 log(f"{profile} {variant}: {json.dumps(shown)}")
-    for profile, variants in result.items():
-        on = variants["on"]
-        jb = on["audio_jitter_buffer_p95_ms"]
-        variants["targets_met_on"] = bool(TARGETS[profile](on)) and jb is not None and jb <= 300
+    for profile, found in result.items():
+        on = found.get("on")
+        if on is not None:
+            jb = on["audio_jitter_buffer_p95_ms"]
+            found["targets_met_on"] = bool(TARGETS[profile](on)) and jb is not None and jb <= 300
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     return result
 
@@ -231,9 +236,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (the only output)")
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seconds", type=float, default=180.0, help="per call (default 180)")
+    parser.add_argument("--variants", default="on,off", help="on, off or both (default)")
     args = parser.parse_args()
     profiles = [p for p in args.profiles.split(",") if p]
-    print(json.dumps(bench(profiles, args.seconds), indent=None if args.json else 1))
+    variants = [v for v in args.variants.split(",") if v in ("on", "off")]
+    print(json.dumps(bench(profiles, args.seconds, variants), indent=None if args.json else 1))
 
 
 if __name__ == "__main__":

@@ -277,6 +277,7 @@ export class CallSession extends EventTarget {
   onWelcome(data) {
     this.me = { id: data.participant_id, role: data.role };
     if (data.ice) this.ice = data.ice;
+    this.quality.onWelcome(data.start_mode || null);
     this.onCall(data.call);
   }
 

@@ -85,6 +85,17 @@ export class QualityAgent {
 
   // From the server ------------------------------------------------------------------------
 
+  // The mode to start in, before the first report: the first seconds at full rate would
+  // fill a weak link's queue before any report could say so. None: the service sets no
+  // modes (its controller is off) and the browser adapts on its own.
+  onWelcome(start) {
+    this.enabled = Boolean(start);
+    if (start && !this.spec) {
+      this.mode = start.mode;
+      this.spec = start.spec;
+    }
+  }
+
   onMode({ mode, spec, probe }) {
     if (!this.enabled) return;
     this.apply(mode, spec, probe);
@@ -183,7 +194,8 @@ export class QualityAgent {
       fs: Math.max(0, raw.framesSent - before.framesSent),
       fd: Math.max(0, raw.framesDecoded - before.framesDecoded),
       frz: Math.max(0, Math.min(seconds, raw.frozen - before.frozen)),
-      cc: samples > 0 ? Math.max(0, Math.min(1, concealed / samples)) : 0,
+      // Concealment while playout starts is not loss: only once sound was already arriving.
+      cc: samples > 0 && before.samples > 0 ? Math.max(0, Math.min(1, concealed / samples)) : 0,
       m: this.mode,
     };
     if (raw.bw !== null) report.bw = Math.round(raw.bw);
@@ -210,7 +222,7 @@ export class QualityAgent {
 
   beat() {
     const session = this.session;
-    if (session.phase !== 'in_call') {
+    if (session.phase !== 'in_call' || !this.enabled) {
       this.offlineSince = null;
       return;
     }

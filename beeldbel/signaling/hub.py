@@ -66,7 +66,7 @@ from beeldbel.scheduling.model import Appointment, ParticipantRole
 from beeldbel.scheduling.rules import JoinState, join_verdict
 from beeldbel.scheduling.service import JOIN_MESSAGES
 from beeldbel.settings import Settings
-from beeldbel.signaling.quality import Emit, QualityDesk
+from beeldbel.signaling.quality import START, Emit, QualityDesk, spec_of
 
 __all__ = ["NAMESPACE", "CallHub", "CallNamespace", "IceConfig"]
 
@@ -220,6 +220,11 @@ class CallHub:
                 "role": who.role,
                 "call": snapshot(applied.call),
                 "ice": self._ice.servers(who.participant_id, appointment, self._clock.now()),
+                # The mode a sender starts in, before its first report (None: the browsers
+                # adapt on their own; the service sets no modes).
+                "start_mode": (
+                    {"mode": START.value, "spec": spec_of(START)} if self.quality.enabled else None
+                ),
             },
             to=sid,
             namespace=NAMESPACE,

@@ -46,9 +46,10 @@ from beeldbel.quality.model import (
     step,
 )
 
-__all__ = ["Emit", "QualityDesk", "spec_of"]
+__all__ = ["START", "Emit", "QualityDesk", "spec_of"]
 
 Emit = tuple[UUID, str, dict[str, object]]  # to whom, which event, what
+START = Mode.LOW  # the first mode of a new sender
 
 
 def spec_of(mode: Mode) -> dict[str, object]:
@@ -81,21 +82,29 @@ class QualityDesk:
     def _now(self) -> float:
         return self._clock.now().timestamp()
 
-    def _desk(self, call: Call, sender: str, role: str) -> _Desk:
+    def _desk(self, call: Call, sender: str, role: str) -> tuple[_Desk, list[Emit]]:
+        """The call's desk, with a link for ``sender``; a new link's first mode is sent."""
         now = self._now()
         desk = self._calls.get(call.appointment_id)
         if desk is None:
-            desk = _Desk(new_quality([sender], now))
+            desk = _Desk(new_quality([], now))
             self._calls[call.appointment_id] = desk
-        desk.quality = add_sender(desk.quality, sender, now)
         desk.roles[sender] = role
-        return desk
+        return desk, self._add(call, desk, sender)
+
+    def _add(self, call: Call, desk: _Desk, sender: str) -> list[Emit]:
+        if any(link.sender == sender for link in desk.quality.links):
+            return []
+        desk.quality = add_sender(desk.quality, sender, self._now(), start=START)
+        # A new sender starts low: on a weak link the first seconds at full rate would fill
+        # the queue before any report could say so; a good link is probed up within 20 s.
+        return self._mode_emits(call, desk, sender, START, "start", probe=False)
 
     def report(self, call: Call, who: UUID, role: str, stats: protocol.Stats) -> list[Emit]:
         if not self.enabled:
             return []
         sender = str(who)
-        desk = self._desk(call, sender, role)
+        desk, emits = self._desk(call, sender, role)
         others = [p for p in call.in_call() if p != who]
         received = None
         if len(others) == 1 and stats.fd is not None:
@@ -105,7 +114,7 @@ class QualityDesk:
                 frozen_s=min(stats.frz, stats.i),
                 audio_concealed=stats.cc,
             )
-            desk.quality = add_sender(desk.quality, str(others[0]), self._now())
+            emits += self._add(call, desk, str(others[0]))
         if stats.fb:
             desk.fallbacks += 1
         report = Report(
@@ -118,7 +127,7 @@ class QualityDesk:
             frames_sent=stats.fs,
             received=received,
         )
-        return self._step(call, desk, report)
+        return emits + self._step(call, desk, report)
 
     def control(
         self, call: Call, who: UUID, role: str, message: protocol.QualityControl
@@ -126,15 +135,14 @@ class QualityDesk:
         if not self.enabled:
             return []
         sender = str(who)
-        desk = self._desk(call, sender, role)
-        emits: list[Emit] = []
+        desk, emits = self._desk(call, sender, role)
         if message.pin is not None:
             if role != "worker":
                 raise Forbidden("only a worker pins a mode", details={"reason": "not_a_worker"})
             target = message.pin.participant_id
             if target not in call.in_call():
                 raise Forbidden("that person is not in your call", details={"reason": "not_a_peer"})
-            desk.quality = add_sender(desk.quality, str(target), self._now())
+            emits += self._add(call, desk, str(target))
             pin: Event = (
                 Unpin(str(target))
                 if message.pin.mode is None
@@ -189,6 +197,39 @@ class QualityDesk:
     def forget(self, appointment_id: UUID) -> None:
         self._calls.pop(appointment_id, None)
 
+    def _mode_emits(
+        self, call: Call, desk: _Desk, sender: str, mode: Mode, reason: str, probe: bool
+    ) -> list[Emit]:
+        """The mode to its sender; each direction's mode to everyone in the call."""
+        emits: list[Emit] = [
+            (
+                UUID(sender),
+                "mode",
+                {
+                    "participant_id": sender,
+                    "mode": mode.value,
+                    "reason": reason,
+                    "probe": probe,
+                    "spec": spec_of(mode),
+                },
+            )
+        ]
+        pinned = desk.quality.link(sender).pin is not None
+        for person in call.in_call():
+            emits.append(
+                (
+                    person,
+                    "quality",
+                    {
+                        "participant_id": sender,
+                        "mode": mode.value,
+                        "probe": probe,
+                        "pinned": pinned,
+                    },
+                )
+            )
+        return emits
+
     def _step(self, call: Call, desk: _Desk, event: Event) -> list[Emit]:
         desk.quality, commands = step(desk.quality, event, self._now())
         emits: list[Emit] = []
@@ -198,27 +239,7 @@ class QualityDesk:
             if isinstance(command, SetMode | Probe):
                 probe = isinstance(command, Probe)
                 reason = "probe" if probe else command.reason.value  # type: ignore[union-attr]
-                payload: dict[str, object] = {
-                    "participant_id": command.sender,
-                    "mode": command.mode.value,
-                    "reason": reason,
-                    "probe": probe,
-                    "spec": spec_of(command.mode),
-                }
-                emits.append((UUID(command.sender), "mode", payload))
-                for person in everyone:
-                    emits.append(
-                        (
-                            person,
-                            "quality",
-                            {
-                                "participant_id": command.sender,
-                                "mode": command.mode.value,
-                                "probe": probe,
-                                "pinned": desk.quality.link(command.sender).pin is not None,
-                            },
-                        )
-                    )
+                emits += self._mode_emits(call, desk, command.sender, command.mode, reason, probe)
             elif isinstance(command, Hint):
                 for person in everyone:
                     emits.append(
