@@ -251,15 +251,7 @@ class SqlTimeline:
 
     async def appointments(self, f: Filter) -> list[AppointmentSummary]:
         a = AppointmentRow
-        about_client = or_(
-            a.client_id == self._client_id,
-            exists().where(
-                ParticipantRow.appointment_id == a.id, ParticipantRow.client_id == self._client_id
-            ),
-            exists().where(
-                AgendaItemRow.appointment_id == a.id, AgendaItemRow.client_id == self._client_id
-            ),
-        )
+        about_client = _about(self._client_id)
         rows = await self._session.execute(
             select(a.id, a.kind, a.status, a.starts_at, a.ends_at, a.title)
             .where(
@@ -286,22 +278,22 @@ class SqlTimeline:
         return [_to_consent(row) for row in rows]
 
 
-async def appointment_about(session: AsyncSession, appointment_id: UUID, client_id: UUID) -> bool:
-    """Whether the appointment is about the client (its client, a participant or an item)."""
+def _about(client_id: UUID) -> ColumnElement[bool]:
+    """An appointment is about the client: its client, a participant or a case-meeting item."""
     a = AppointmentRow
+    return or_(
+        a.client_id == client_id,
+        exists().where(
+            ParticipantRow.appointment_id == a.id, ParticipantRow.client_id == client_id
+        ),
+        exists().where(AgendaItemRow.appointment_id == a.id, AgendaItemRow.client_id == client_id),
+    )
+
+
+async def appointment_about(session: AsyncSession, appointment_id: UUID, client_id: UUID) -> bool:
+    """Whether the appointment is about the client."""
     found = await session.scalar(
-        select(a.id).where(
-            a.id == appointment_id,
-            or_(
-                a.client_id == client_id,
-                exists().where(
-                    ParticipantRow.appointment_id == a.id, ParticipantRow.client_id == client_id
-                ),
-                exists().where(
-                    AgendaItemRow.appointment_id == a.id, AgendaItemRow.client_id == client_id
-                ),
-            ),
-        )
+        select(AppointmentRow.id).where(AppointmentRow.id == appointment_id, _about(client_id))
     )
     return found is not None
 
