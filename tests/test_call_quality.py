@@ -43,8 +43,11 @@ async def test_a_weak_client_link_steps_down_both_sides_hear_why_and_the_outcome
     await report(client, world, 2, GOOD, worker)
     # The client's uplink falls to 30 kbit/s: within 3 s of reported time, stills or audio.
     await report(client, world, 3, WEAK, worker)
-    mode = await client.wait_for("mode", lambda m: m["mode"] in ("stills", "audio"))
+    mode = await client.wait_for(
+        "mode", lambda m: m["mode"] in ("stills", "audio") and m["reason"] != "start"
+    )
     assert mode["participant_id"] == client_id
+    assert mode["reason"] in ("weak_uplink", "congestion")
     assert mode["spec"]["ptime_ms"] == 60
     assert mode["spec"]["video_kbps"] <= 12
     seen = await worker.wait_for(
@@ -91,10 +94,12 @@ async def test_a_weak_client_link_steps_down_both_sides_hear_why_and_the_outcome
     body = await outcome.json()
     assert outcome.status == 200, body
     directions = {d["role"]: d for d in body["quality"]["directions"]}
-    assert directions["client"]["modes"][0] == "low"  # every sender starts low
+    # Every sender starts with its voice only; its first report (60 ms round trip) picks low.
+    assert directions["client"]["modes"][:2] == ["audio", "low"]
     assert directions["client"]["lowest"] == "audio"
-    assert directions["client"]["modes"][1] in ("stills", "audio")  # the drop, at once
-    assert directions["worker"]["lowest"] in ("low", "sd", "hd")
+    assert directions["client"]["modes"][2] in ("stills", "audio")  # the drop, at once
+    assert directions["worker"]["modes"][:2] == ["audio", "low"]  # a good link: no drop
+    assert set(directions["worker"]["modes"][2:]) <= {"low", "sd", "hd"}
     log = await world.http.get(
         f"/api/v1/clients/{appointment['client']['id']}/contacts", headers=world.headers("anouk")
     )

@@ -23,12 +23,16 @@ from hypothesis import strategies as st
 from beeldbel.errors import InvalidInput, NotFound
 from beeldbel.linkemu.model import PROFILES, DirectionProfile, Schedule, parse_schedule
 from beeldbel.quality.model import (
+    FIRST_REPORT_GRACE_S,
     HOLD_S,
     LADDER,
     OUTAGE_AFTER_S,
     PHONE_AFTER_S,
     PROBE_S,
+    QUEUE_MS,
+    SLOW_RTT_MS,
     SPECS,
+    SUSTAIN_S,
     Command,
     DataSaver,
     Event,
@@ -51,6 +55,7 @@ from beeldbel.quality.model import (
     rank,
     step,
 )
+from beeldbel.signaling.quality import MEASURED_START, START
 
 CLIENT = "client"
 WORKER = "worker"
@@ -138,8 +143,15 @@ def assert_ladder_rules(quality: Quality, log: Log) -> None:
     """What must hold for any trace: the hold, probes before every step up, phone last."""
     for link in quality.links:
         history = link.history
-        for before, after in itertools.pairwise(history):
+        for i, (before, after) in enumerate(itertools.pairwise(history)):
             assert after.mode is not before.mode
+            if after.reason is Reason.START:
+                # The first round trip picks the start (new_quality's measured_start): only
+                # as the second entry, before any probe.
+                assert i == 0, after
+                assert before.reason is Reason.START, after
+                assert not [at for at, _ in of(log, Probe, link.sender) if at <= after.at]
+                continue
             if rank(after.mode) > rank(before.mode):
                 assert after.reason in (Reason.PROBE_OK, Reason.PINNED), after
                 assert after.at - before.at >= HOLD_S + PROBE_S, (before, after)
@@ -179,8 +191,11 @@ def test_the_ladder_gets_cheaper_at_every_rung_and_each_need_has_headroom() -> N
     for spec in SPECS.values():
         wire = spec.video_kbps + spec.audio_wire_kbps
         assert 1.1 * wire <= spec.need_kbps <= 1.25 * wire, spec
-        # From 16 kbit/s down audio uses 60 ms packets: 20 ms headers would eat the link.
-        assert spec.ptime_ms == (60 if spec.audio_kbps <= 16 else 20)
+        # On the weak rungs audio uses 60 ms packets: 20 ms headers would eat the link.
+        assert spec.ptime_ms == (60 if rank(spec.mode) <= rank(Mode.LOW) else 20)
+        # Where video moves, each voice packet also carries the one before it (RED); on
+        # the rungs without moving video there is no room for it.
+        assert spec.red == spec.moving_video
     assert (SPECS[Mode.HD].width, SPECS[Mode.HD].height) == (640, 480)
     assert (SPECS[Mode.SD].width, SPECS[Mode.SD].height) == (320, 240)
     assert 5 <= SPECS[Mode.LOW].max_fps <= 10
@@ -197,10 +212,11 @@ def test_the_ladder_gets_cheaper_at_every_rung_and_each_need_has_headroom() -> N
     [
         (2000, Mode.HD),
         (384, Mode.SD),
-        (230, Mode.SD),
+        (250, Mode.SD),  # sd needs 285; 0.85 of that still fits
         (200, Mode.LOW),
         (110, Mode.LOW),
-        (64, Mode.LOW),  # low needs 72 kbit/s; 0.85 of that still fits
+        (80, Mode.LOW),  # low needs 91 kbit/s; 0.85 of that still fits
+        (72, Mode.STILLS),
         (55, Mode.STILLS),
         (36, Mode.STILLS),
         (30, Mode.AUDIO),
@@ -209,6 +225,116 @@ def test_the_ladder_gets_cheaper_at_every_rung_and_each_need_has_headroom() -> N
 )
 def test_the_fitting_mode_for_an_estimate(kbps: float, mode: Mode) -> None:
     assert fitting_mode(kbps) is mode
+
+
+# --- the start --------------------------------------------------------------------------------
+
+
+def measured(start: Mode = START, then: Mode = MEASURED_START, **caps: Mode) -> Quality:
+    """Both links as the service starts them: ``start`` until the first round trip."""
+    return new_quality([CLIENT, WORKER], 0.0, start=start, caps=caps or None, measured_start=then)
+
+
+@pytest.mark.parametrize(
+    ("rtt", "first"), [(60.0, Mode.LOW), (300.0, Mode.LOW), (500.0, Mode.LOW), (800.0, None)]
+)
+def test_the_first_round_trip_picks_the_start(rtt: float, first: Mode | None) -> None:
+    # No round trip yet in the first report (ICE still checking): nothing is decided.
+    trace: Trace = [(0.5, Report(CLIENT, 0.5, available_kbps=300))]
+    trace += reports(CLIENT, 0.5, 60, every=1.0, available=2000, rtt=rtt)
+    quality, log = play(measured(), trace, 60)
+
+    starts = [(at, c) for at, c in of(log, SetMode, CLIENT) if c.reason is Reason.START]
+    if first is None:
+        assert starts == []  # a 2G-class round trip: the voice only, and no probe
+        assert modes(quality, CLIENT) == [Mode.AUDIO]
+        assert of(log, Probe, CLIENT) == []
+    else:
+        assert starts == [(1.5, SetMode(CLIENT, first, Reason.START))]  # the first with an RTT
+        assert modes(quality, CLIENT)[:2] == [Mode.AUDIO, first]
+        probes = of(log, Probe, CLIENT)
+        assert probes
+        assert probes[0][0] >= 1.5 + HOLD_S
+    assert_ladder_rules(quality, log)
+
+
+def test_the_start_respects_the_cap_and_a_pin_and_is_taken_once() -> None:
+    capped = measured(Mode.AUDIO, Mode.LOW, client=Mode.AUDIO)
+    quality, log = play(capped, reports(CLIENT, 0, 5, rtt=100), 5)
+    assert modes(quality, CLIENT) == [Mode.AUDIO]
+    assert of(log, SetMode, CLIENT) == []
+
+    pinned, _ = step(measured(), Pin(CLIENT, Mode.STILLS), 0.2)
+    quality, log = play(pinned, reports(CLIENT, 0, 5, rtt=100), 5)
+    assert quality.link(CLIENT).mode is Mode.STILLS  # the worker's pin, not the start
+    assert [c.reason for _, c in of(log, SetMode, CLIENT)] == []
+
+    # A long first round trip decides for good: a shorter one later is for probes to use.
+    trace = reports(CLIENT, 0, 10, rtt=lambda t: 800 if t < 2 else 100)
+    quality, log = play(measured(), trace, 10)
+    assert [c for _, c in of(log, SetMode, CLIENT)] == []
+
+
+# --- long round trips and standing queues ---------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [Mode.LOW, Mode.STILLS])
+@pytest.mark.parametrize("every", [1.0, 2.0, 5.0])
+def test_a_2g_long_round_trip_carries_the_voice_only_whatever_the_hold(
+    every: float, start: Mode
+) -> None:
+    # From 5 s the round trip is 800 ms (the estimate still says plenty); from 90 s it is
+    # short again.
+    slow = lambda t: 800 if 5 <= t < 90 else 300  # noqa: E731
+    trace = reports(CLIENT, 0, 150, every=every, available=300, rtt=slow)
+    quality, log = play(started(start), trace, 150)
+
+    first_slow = min(at for at, _ in trace if at >= 5)
+    (at, command), *rest = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.AUDIO, Reason.CONGESTION)
+    assert at - first_slow <= SUSTAIN_S  # before the 15 s hold
+    probes = [t for t, _ in of(log, Probe, CLIENT)]
+    assert probes  # pictures come back once the round trip is short again...
+    assert min(probes) >= 90  # ...and not a moment before
+    assert all(c.reason is Reason.PROBE_OK for _, c in rest)
+    assert_ladder_rules(quality, log)
+
+
+def test_a_standing_queue_without_loss_steps_moving_video_down() -> None:
+    # sd on a 100 ms link; from 30 s the round trip stands 350 ms higher, no loss at all.
+    assert QUEUE_MS <= 350
+    assert SLOW_RTT_MS > 100 + 350
+    trace = reports(CLIENT, 0, 60, available=330, rtt=lambda t: 100 if t < 30 else 450)
+    quality, log = play(started(Mode.SD), trace, 60)
+
+    (at, command), *_ = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.LOW, Reason.CONGESTION)
+    assert 30 + SUSTAIN_S - 1 <= at <= 30 + SUSTAIN_S + 1
+    assert_ladder_rules(quality, log)
+
+
+def test_a_round_trip_wobbling_under_the_queue_mark_is_no_trouble() -> None:
+    # edge-like: 500 ms give or take 100 (jitter), no queue of its own.
+    rng = random.Random(7)
+    trace = reports(CLIENT, 0, 120, every=2.0, available=90, rtt=lambda t: rng.uniform(400, 600))
+    quality, log = play(started(Mode.LOW), trace, 120)
+
+    assert moves(log, CLIENT) == []
+    assert_ladder_rules(quality, log)
+
+
+def test_a_probe_into_moving_video_fails_when_the_round_trip_turns_2g_long() -> None:
+    # stills on a 500 ms link; the probe to low (from 15 s) makes the round trip 700 ms
+    # until it is rolled back.
+    slow = lambda t: 700 if 16 <= t < 20 else 500  # noqa: E731
+    trace = reports(CLIENT, 0, 30, every=2.0, available=200, rtt=slow)
+    quality, log = play(started(Mode.STILLS), trace, 30)
+
+    assert of(log, Probe, CLIENT)[0][1] == Probe(CLIENT, Mode.LOW)
+    failed = [c for _, c in of(log, SetMode, CLIENT) if c.reason is Reason.PROBE_FAILED]
+    assert failed == [SetMode(CLIENT, Mode.STILLS, Reason.PROBE_FAILED)]
+    assert modes(quality, CLIENT) == [Mode.STILLS]
+    assert_ladder_rules(quality, log)
 
 
 # --- stepping down --------------------------------------------------------------------------
@@ -282,6 +408,36 @@ def test_audio_breaking_up_in_a_video_mode_makes_video_give_way_and_no_phone() -
     assert_ladder_rules(quality, log)
 
 
+def test_audio_breaking_up_beside_stills_keeps_the_stills_but_stops_probes() -> None:
+    # 15 % concealed from 20 s on, on a link with room: the pictures did not do that (a
+    # still now and then hardly competes with the voice), so they stay; adding more would.
+    worker = [
+        (at, Report(WORKER, 1.0, 2000, 60, received=Received(CLIENT, 1, 0.0, conceal)))
+        for at in range(1, 120)
+        for conceal in [0.15 if at >= 20 else 0.0]
+    ]
+    trace = [*reports(CLIENT, 0, 120, available=2000), *worker]
+    quality, log = play(started(Mode.STILLS, both=True), trace, 120)
+
+    assert moves(log, CLIENT) == []
+    assert [at for at, _ in of(log, Probe, CLIENT)] == [15]  # before it broke up; none after
+    assert (22.0, Hint(CLIENT, Reason.WEAK_UPLINK)) in log  # both sides are told
+    assert_ladder_rules(quality, log)
+
+
+def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:
+    # The first report comes 12 s after the link began (ICE through TURN on a 2G link).
+    _, log = play(started(Mode.STILLS), reports(CLIENT, 12, 40, every=2.0, rtt=500), 40)
+    assert of(log, Hint, CLIENT) == []
+    assert [c for _, c in moves(log, CLIENT) if c.reason is not Reason.PROBE_OK] == []
+
+    # No report at all: an outage after the longer grace, then audio.
+    _quality, log = play(started(Mode.STILLS), [], 30)
+    (at, command), *_ = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.AUDIO, Reason.OUTAGE)
+    assert FIRST_REPORT_GRACE_S < at <= FIRST_REPORT_GRACE_S + 1
+
+
 def test_video_the_far_side_does_not_decode_steps_down_after_it_lasts() -> None:
     worker = [
         (at, Report(WORKER, 1.0, 2000, 60, received=Received(CLIENT, 15 if at < 30 else 3)))
@@ -329,7 +485,7 @@ def test_loss_with_a_rising_round_trip_is_congestion() -> None:
         0,
         60,
         available=330,
-        rtt=lambda t: 300 if t < 30 else 300 + 60 * (t - 29),
+        rtt=lambda t: 300 if t < 30 else 300 + min(250, 60 * (t - 29)),  # no standing queue
         loss=lambda t: 0.0 if t < 30 else 0.04,
     )
     _, log = play(started(), trace, 60)
@@ -367,8 +523,9 @@ def test_recovery_is_slow_one_probed_rung_at_a_time() -> None:
 
 
 def test_a_probe_that_raises_the_round_trip_is_rolled_back_and_backs_off() -> None:
-    # From 15 s the probe runs; from 16 s the round trip climbs: the link has no room.
-    trace = reports(CLIENT, 0, 60, available=330, rtt=lambda t: 300 if t <= 15 else 700)
+    # From 15 s the probe runs; from 16 s the round trip climbs by 150 ms and stays there:
+    # the link has no room (a rise short of a standing queue, see the long round trips below).
+    trace = reports(CLIENT, 0, 60, available=330, rtt=lambda t: 300 if t <= 15 else 450)
     quality, log = play(started(), trace, 60)
 
     assert of(log, Probe, CLIENT)[0] == (15, Probe(CLIENT, Mode.HD))
@@ -383,6 +540,20 @@ def test_a_probe_with_rising_loss_is_rolled_back() -> None:
 
     assert of(log, SetMode, CLIENT)[0] == (16, SetMode(CLIENT, Mode.SD, Reason.PROBE_FAILED))
     assert quality.link(CLIENT).probes_failed == 1
+
+
+def test_losses_a_failed_probe_caused_that_are_reported_late_do_not_step_down() -> None:
+    # low since 0 s; the probe to sd (15 s) loses packets, and receiver reports keep saying
+    # so until 21 s: the probe's doing, reported a round trip and an RTCP interval late.
+    lossy = lambda t: 0.15 if 16 <= t < 22 else 0.02  # noqa: E731
+    trace = reports(CLIENT, 0, 60, every=1.5, available=150, rtt=300, loss=lossy)
+    quality, log = play(started(Mode.LOW), trace, 60)
+
+    assert of(log, Probe, CLIENT)[0] == (15.0, Probe(CLIENT, Mode.SD))
+    rolled_back = [c for _, c in of(log, SetMode, CLIENT) if c.reason is Reason.PROBE_FAILED]
+    assert rolled_back[0] == SetMode(CLIENT, Mode.LOW, Reason.PROBE_FAILED)
+    assert modes(quality, CLIENT) == [Mode.LOW]  # never below it
+    assert_ladder_rules(quality, log)
 
 
 def test_a_probe_whose_estimate_does_not_cover_the_new_mode_is_rolled_back() -> None:
@@ -454,7 +625,7 @@ def test_a_10s_outage_drops_to_audio_and_climbs_back_only_through_probes() -> No
 
 
 def test_rare_reports_on_a_weak_link_are_not_an_outage() -> None:
-    trace = reports(CLIENT, 0, 120, every=5.0, available=110, rtt=800)
+    trace = reports(CLIENT, 0, 120, every=5.0, available=110, rtt=600)
     quality, log = play(started(Mode.LOW), trace, 120)
 
     assert of(log, Hint, CLIENT) == []
@@ -608,15 +779,14 @@ def leg_report(leg: DirectionProfile, mode: Mode, every: float, rng: random.Rand
     return Sent(available, max(rtt, 1.0), loss, 1 - loss)
 
 
-def simulate(
-    schedule: Schedule, until: float, seed: int = 1, start: Mode = Mode.SD
-) -> tuple[Quality, Log]:
+def simulate(schedule: Schedule, until: float, seed: int = 1) -> tuple[Quality, Log]:
     """Both browsers report on the client's emulated leg: up for the client, down for the
     worker. Reports come every second on fast legs, every 2 s below 300 kbit/s and every 5 s
     below 100; none from the client in a blackout, while the worker hears nothing from it.
+    Links start as the service starts them (``audio`` until the first round trip).
     """
     rng = random.Random(seed)
-    quality = new_quality([CLIENT, WORKER], 0.0, start=start)
+    quality = new_quality([CLIENT, WORKER], 0.0, start=START, measured_start=MEASURED_START)
     log: Log = []
     next_at = {CLIENT: 1.0, WORKER: 1.0}
     for i in range(1, int(until / TICK_S) + 1):
@@ -701,9 +871,12 @@ def test_the_bench_schedule_steps_down_holds_audio_through_the_outage_and_climbs
 
     history = quality.link(CLIENT).history
     assert mode_at(history, 59)[0] is Mode.HD
+    # hd on rural's 128 kbit/s fills the queue: the round trip turns 2G-long, so the voice
+    # alone until it drains, then probes climb back to low within rural's minute.
     rural_down = next(c for c in history if c.at >= 60)
-    assert rural_down.mode is Mode.LOW
+    assert rank(rural_down.mode) <= rank(Mode.LOW)
     assert rural_down.at <= 60 + 3
+    assert mode_at(history, 119)[0] is Mode.LOW
     worst_down = next(c for c in history if c.at >= 120)
     assert worst_down.mode is Mode.AUDIO
     assert worst_down.at <= 120 + 3 + 2  # reports come every 2 s on rural
@@ -769,17 +942,30 @@ events_strategy = st.lists(
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(events=events_strategy, start=st.sampled_from(LADDER))
+@given(
+    events=events_strategy,
+    start=st.sampled_from(LADDER),
+    then=st.one_of(st.none(), st.sampled_from(LADDER)),
+)
 def test_any_trace_keeps_the_hold_probes_every_step_up_and_stays_under_the_cap(
-    events: list[tuple[float, Event]], start: Mode
+    events: list[tuple[float, Event]], start: Mode, then: Mode | None
 ) -> None:
-    quality = new_quality([CLIENT, WORKER], 0.0, start=start)
+    quality = new_quality([CLIENT, WORKER], 0.0, start=start, measured_start=then)
     log: Log = []
     now = 0.0
     for gap, event in events:
         now += gap
         quality, commands = step(quality, event, now)
         log.extend((now, c) for c in commands)
+        for c in commands:
+            if isinstance(c, SetMode) and c.reason is Reason.START:
+                # the start comes with its sender's report, on a round trip short enough
+                assert isinstance(event, Report)
+                assert event.sender == c.sender
+                assert event.rtt_ms is not None
+                assert event.rtt_ms < SLOW_RTT_MS
+                assert then is not None
+                assert rank(c.mode) <= rank(then)
         for link in quality.links:
             assert rank(Mode.AUDIO) <= rank(link.applied) <= rank(link.cap)
             assert rank(link.mode) <= rank(link.cap)

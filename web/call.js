@@ -385,10 +385,14 @@ export class CallSession extends EventTarget {
       makingOffer: false,
       ignoreOffer: false,
       needsRestart: false,
+      renegotiate: false,
     });
     if (peer.offerer) {
       for (const kind of ['audio', 'video']) {
-        const init = { direction: 'sendrecv' };
+        const init = {
+          direction: this.quality.direction(kind),
+          sendEncodings: [this.quality.encoding(kind)],
+        };
         if (this.stream) init.streams = [this.stream];
         pc.addTransceiver(this.outgoing(kind) || kind, init);
       }
@@ -435,6 +439,7 @@ export class CallSession extends EventTarget {
     }
     try {
       peer.makingOffer = true;
+      peer.renegotiate = false; // this round applies what we mark now
       await pc.setLocalDescription();
       await this.sendDescription(peer, pc.localDescription);
     } catch (error) {
@@ -503,6 +508,7 @@ export class CallSession extends EventTarget {
       await this.sendDescription(peer, pc.localDescription);
     }
     peer.negotiated = true;
+    if (peer.renegotiate && pc.signalingState === 'stable') this.negotiate(peer, pc);
   }
 
   async addCandidate(peer, pc, candidate) {
@@ -521,8 +527,10 @@ export class CallSession extends EventTarget {
       const kind = transceiver.receiver.track.kind;
       const track = this.outgoing(kind);
       if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
+      await this.quality.setEncoding(transceiver.sender, this.quality.encoding(kind));
       if (this.stream && transceiver.sender.setStreams) transceiver.sender.setStreams(this.stream);
-      if (transceiver.direction !== 'sendrecv') transceiver.direction = 'sendrecv';
+      const direction = this.quality.direction(kind);
+      if (transceiver.direction !== direction) transceiver.direction = direction;
     }
   }
 
@@ -589,10 +597,14 @@ export class CallSession extends EventTarget {
 
   // A new offer to every peer (the audio packet time changed): perfect negotiation settles
   // a collision, and each side marks the description it applies.
+  // A peer still negotiating (or not yet connected) gets it once its round is done.
   renegotiateAll() {
     for (const peer of this.peers.values()) {
-      if (peer.pc && peer.negotiated && peer.pc.signalingState === 'stable') {
+      if (!peer.pc) continue;
+      if (peer.negotiated && peer.pc.signalingState === 'stable' && !peer.makingOffer) {
         this.negotiate(peer, peer.pc);
+      } else {
+        peer.renegotiate = true;
       }
     }
   }

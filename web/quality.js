@@ -3,7 +3,7 @@
 // The browser's own congestion control stays the fast inner loop. This is the outer loop's
 // hands and eyes (beeldbel/quality/model.py is its head, on the server):
 //
-// * Every 1.5 s (5 s once the link is weak, since reports share it) a compact `stats`
+// * Every 1.5 s (4 s once the link is weak, since reports share it) a compact `stats`
 //   message: the outgoing bandwidth estimate, round trip, loss and jitter of what we send
 //   (from the selected candidate pair and the far end's receiver reports), frames sent, and
 //   of what we receive: frames decoded, seconds frozen, share of audio concealed. About
@@ -13,10 +13,14 @@
 //   by sending a canvas that is redrawn from the camera every few seconds (captureStream(0)
 //   and requestFrame); `audio` by switching video sending off (encodings[0].active = false).
 //   Audio comes first in every mode: Opus keeps its in-band FEC (Chrome offers
-//   useinbandfec=1), its maxBitrate follows the mode, and at 16 kbit/s it moves to 60 ms
+//   useinbandfec=1), its maxBitrate follows the mode, and from `low` down it moves to 60 ms
 //   packets. Chromium 156 ignores a `ptime` in setParameters but honours `a=ptime` in the
 //   remote description (measured: 50 → 16.7 packets/s), so the session marks the remote
-//   descriptions it applies and renegotiates once when the packet time changes.
+//   descriptions it applies and renegotiates once when the packet time changes. Where
+//   video moves, audio is sent as RED (RFC 2198: each packet carries the one before, so
+//   a single loss is not heard; Opus adds its own FEC only above ~21 kbit/s and only for
+//   speech): Chrome negotiates `audio/red` and sends whichever codec comes first in the
+//   description it applies, so the same marking puts RED or Opus first.
 // * If signaling has been unreachable for more than 5 s while media is degraded, we drop
 //   to `audio` on our own, and say so (`fb: true`) in the next report once we are back.
 //
@@ -24,9 +28,11 @@
 // `hint`, `phone`) and say things in their language.
 
 const GOOD_INTERVAL_MS = 1500;
-const WEAK_INTERVAL_MS = 5000;
+const WEAK_INTERVAL_MS = 4000; // ~150 bytes: under 200 bytes per 5 s
 const OFFLINE_FALLBACK_MS = 5000;
 const CHECK_MS = 500;
+const STILL_KEEPALIVE_MS = 1000;
+const START_KBPS = 32; // see withBitrates
 const LADDER = ['audio', 'stills', 'low', 'sd', 'hd'];
 
 export const rung = (mode) => LADDER.indexOf(mode);
@@ -42,6 +48,63 @@ export function withPtime(sdp, ms) {
       const extra = [`a=ptime:${ms}`];
       if (at >= 0) lines.splice(at, 0, ...extra);
       else lines.push(...extra);
+      return lines.join('\r\n');
+    })
+    .join('');
+}
+
+// The audio section's payload types reordered so that we send RED (`on`) or plain Opus:
+// the first codec of the description we apply is the one we send. A description without
+// `red/48000` (a peer that does not offer it) is left alone.
+export function withRed(sdp, on) {
+  const sections = sdp.split(/(?=^m=)/m);
+  return sections
+    .map((section) => {
+      if (!section.startsWith('m=audio')) return section;
+      const red = (section.match(/^a=rtpmap:(\d+) red\/48000/m) || [])[1];
+      const opus = (section.match(/^a=rtpmap:(\d+) opus\/48000/m) || [])[1];
+      if (!red || !opus) return section;
+      const first = on ? red : opus;
+      return section.replace(/^(m=audio \S+ \S+) (.*)$/m, (line, head, types) => {
+        const rest = types.split(' ').filter((pt) => pt !== first);
+        return `${head} ${[first, ...rest].join(' ')}`;
+      });
+    })
+    .join('');
+}
+
+// The browser's congestion control starts from `startKbps` and, on the thinnest rungs, never
+// estimates above `maxKbps` (x-google-start-bitrate and x-google-max-bitrate on every video
+// codec of the description we apply: Chrome takes them from the codec it sends with, whether
+// video is sent or not). From its default start of 300 kbit/s it probes the link at 3 and 6
+// times that as soon as media flows, and while it sends less than it may it pads up towards
+// its estimate now and then: on the emulator's worst profile (32 kbit/s up) 40 kB at once,
+// then a few kB every half minute, each a queue ahead of the voice that the far side's
+// jitter buffer keeps for tens of seconds. With a cap at what the rung needs, the padding
+// stays under the link.
+export function withBitrates(sdp, startKbps, maxKbps) {
+  const sections = sdp.split(/(?=^m=)/m);
+  return sections
+    .map((section) => {
+      if (!section.startsWith('m=video')) return section;
+      const lines = section.split('\r\n');
+      const codecs = [];
+      for (const line of lines) {
+        const m = line.match(/^a=rtpmap:(\d+) ([^/]+)\//);
+        if (m && !/^(rtx|red|ulpfec|flexfec-03)$/i.test(m[2])) codecs.push(m[1]);
+      }
+      const params = [`x-google-start-bitrate=${startKbps}`];
+      if (maxKbps) params.push(`x-google-max-bitrate=${maxKbps}`);
+      for (const pt of codecs) {
+        const at = lines.findIndex((line) => line.startsWith(`a=fmtp:${pt} `));
+        if (at >= 0) {
+          const kept = lines[at].replace(/;?x-google-(start|max)-bitrate=\d+/g, '');
+          lines[at] = `${kept};${params.join(';')}`;
+        } else {
+          const map = lines.findIndex((line) => line.startsWith(`a=rtpmap:${pt} `));
+          lines.splice(map + 1, 0, `a=fmtp:${pt} ${params.join(';')}`);
+        }
+      }
       return lines.join('\r\n');
     })
     .join('');
@@ -63,12 +126,15 @@ export class QualityAgent {
     this.stillTimer = null;
     this.timer = null;
     this.weak = false;
+    this.measured = false; // a report with a round trip has gone out
     this.last = null; // our last measurement
     this.modes = new Map(); // participant id -> {mode, probe, pinned}
     this.hints = new Map(); // participant id -> reason
     this.phone = null;
     this.saverOn = false;
     this.ptime = 20;
+    this.red = false; // each voice packet carries the one before it (see withRed)
+    this.maxKbps = 0; // the congestion control's cap (see withBitrates); 0: none
     this.enabled = true;
   }
 
@@ -86,13 +152,20 @@ export class QualityAgent {
   // From the server ------------------------------------------------------------------------
 
   // The mode to start in, before the first report: the first seconds at full rate would
-  // fill a weak link's queue before any report could say so. None: the service sets no
-  // modes (its controller is off) and the browser adapts on its own.
+  // fill a weak link's queue before any report could say so. The service answers our first
+  // report with a round trip with the real start (`low` unless the round trip is 2G-long).
+  // None: the service sets no modes (its controller is off) and the browser adapts alone.
   onWelcome(start) {
     this.enabled = Boolean(start);
     if (start && !this.spec) {
       this.mode = start.mode;
       this.spec = start.spec;
+      // The first negotiation already carries the start's packet time and codec: no
+      // renegotiation when the connection comes up (each one makes the browser probe the
+      // link for bandwidth again).
+      this.ptime = start.spec.ptime_ms === 60 ? 60 : 20;
+      this.red = Boolean(start.spec.red);
+      this.maxKbps = start.spec.max_kbps || 0;
     }
   }
 
@@ -202,7 +275,11 @@ export class QualityAgent {
     if (raw.rtt !== null) report.rtt = Math.round(raw.rtt);
     if (this.fellBack) report.fb = true;
     this.last = report;
-    this.weak = rung(this.mode) <= rung('low') || (report.rtt || 0) > 600 || report.loss > 0.1;
+    // Reports share a weak link: every 4 s there (stills or audio, a long round trip, heavy
+    // loss), every 1.5 s elsewhere. The first one goes as soon as the round trip is known:
+    // it picks the start (see onWelcome).
+    this.weak = (report.rtt || 0) > 600 || report.loss > 0.1;
+    if (report.rtt !== undefined) this.measured = true;
     if (this.unackedSince === null) this.unackedSince = performance.now();
     try {
       const ack = await this.session.send('stats', report);
@@ -233,13 +310,14 @@ export class QualityAgent {
       if (this.offlineSince === null) this.offlineSince = hanging ? this.unackedSince : now;
       if (now - this.offlineSince > OFFLINE_FALLBACK_MS && this.mode !== 'audio' && this.degraded()) {
         this.fellBack = true;
-        this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60 }, false);
+        this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60, max_kbps: 26 }, false);
         if (session.me) this.onHint({ about: session.me.id, reason: 'outage' });
       }
     } else {
       this.offlineSince = null;
     }
-    const interval = this.weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
+    const weak = this.weak || rung(this.mode) <= rung('stills'); // the mode we are in now
+    const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
     if (now - this.lastReportAt >= interval) {
       this.lastReportAt = now;
       this.report();
@@ -286,6 +364,7 @@ export class QualityAgent {
         await this.setEncoding(sender, { active: false });
         continue;
       }
+      await this.setEncoding(sender, { active: true });
       const track = mode === 'stills' ? this.stillTrack : this.session.outgoing('video');
       if (track && sender.track !== track) {
         try {
@@ -296,18 +375,50 @@ export class QualityAgent {
       }
       const height = (track && track.getSettings && track.getSettings().height) || 480;
       const encoding = { active: true, maxBitrate: Math.max(8000, Math.round(video * 1000)) };
-      if (mode !== 'stills') {
-        encoding.scaleResolutionDownBy = Math.max(1, height / (spec.height || height));
-        encoding.maxFramerate = spec.fps || 15;
-      }
+      // The still canvas has the size of a still; the camera is scaled to the mode's.
+      encoding.scaleResolutionDownBy = Math.max(1, height / (spec.height || height));
+      if (mode !== 'stills') encoding.maxFramerate = spec.fps || 15;
       await this.setEncoding(sender, encoding);
     }
+    // Video sending on or off: the transceiver's direction (negotiationneeded renegotiates).
+    for (const peer of this.session.peers.values()) {
+      if (!peer.pc) continue;
+      for (const transceiver of peer.pc.getTransceivers()) {
+        if (transceiver.stopped || transceiver.currentDirection === 'stopped') continue;
+        if (transceiver.receiver.track.kind !== 'video') continue;
+        const direction = this.direction('video');
+        if (transceiver.direction !== direction) transceiver.direction = direction;
+      }
+    }
     const ptime = spec.ptime_ms === 60 ? 60 : 20;
-    if (ptime !== this.ptime) {
-      this.ptime = ptime;
+    const red = Boolean(spec.red);
+    const maxKbps = spec.max_kbps || 0;
+    if (ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps) {
+      Object.assign(this, { ptime, red, maxKbps });
       this.session.renegotiateAll();
     }
     if (previous !== mode) this.session.changed('mode', { mode, probe: this.probe });
+  }
+
+  // What a new sender starts with, before the first media: the mode we are in, so that
+  // the first frames (a keyframe at the browser's own start rate) do not fill a weak link.
+  encoding(kind) {
+    const spec = this.spec;
+    if (!spec || !this.enabled) return {};
+    if (kind === 'audio') return { maxBitrate: Math.round((spec.audio_kbps || 32) * 1000) };
+    if (this.mode === 'audio') return { active: false };
+    const encoding = { maxBitrate: Math.max(8000, Math.round((spec.video_kbps || 0) * 1000)) };
+    if (this.mode === 'stills') Object.assign(encoding, { scaleResolutionDownBy: 2, maxFramerate: 1 });
+    else if (spec.fps) encoding.maxFramerate = spec.fps;
+    return encoding;
+  }
+
+  // In `audio` we send no video at all (the video transceiver only receives): with a video
+  // sender in place, even an inactive one, the browser probes the link for bandwidth with
+  // bursts of padding on it (measured on the emulator's worst profile: 12-33 kB at once on
+  // a 32 kbit/s uplink, a queue of seconds ahead of the voice).
+  direction(kind) {
+    return kind === 'video' && this.enabled && this.mode === 'audio' ? 'recvonly' : 'sendrecv';
   }
 
   async setEncoding(sender, values) {
@@ -348,22 +459,40 @@ export class QualityAgent {
     this.restartStillTimer(everySeconds);
   }
 
+  // A fresh picture every few seconds, and the same picture again every second in between:
+  // an unchanged frame costs a few dozen bytes, and an encoder that gets no frame for 2 s
+  // counts as idle, so that each still would wake it and make the browser's congestion
+  // control probe the link with a burst of padding (measured on the emulator's worst
+  // profile: a queue of 1-2 s behind each still).
   restartStillTimer(everySeconds) {
     clearInterval(this.stillTimer);
-    this.stillTimer = setInterval(() => this.snap(), Math.max(1, everySeconds) * 1000);
+    const every = Math.max(1, everySeconds) * 1000;
+    this.stillAt = performance.now();
+    this.stillTimer = setInterval(() => {
+      const fresh = performance.now() - this.stillAt >= every - 100;
+      if (fresh) this.stillAt = performance.now();
+      this.snap(fresh);
+    }, STILL_KEEPALIVE_MS);
   }
 
-  snap() {
+  snap(fresh = true) {
     const canvas = this.stillCanvas;
     if (!canvas || !this.stillTrack) return;
     const context = canvas.getContext('2d');
-    try {
-      context.drawImage(this.video, 0, 0, canvas.width, canvas.height);
-    } catch {
-      context.fillRect(0, 0, canvas.width, canvas.height);
+    if (fresh) {
+      try {
+        context.drawImage(this.video, 0, 0, canvas.width, canvas.height);
+      } catch {
+        context.fillRect(0, 0, canvas.width, canvas.height);
+      }
+    } else {
+      // An unchanged canvas gives no frame: touch one corner pixel, invisibly.
+      this.tick = !this.tick;
+      context.fillStyle = this.tick ? 'rgb(1,1,1)' : 'rgb(0,0,0)';
+      context.fillRect(0, 0, 1, 1);
     }
     if (this.stillTrack.requestFrame) this.stillTrack.requestFrame();
-    this.session.changed('still');
+    if (fresh) this.session.changed('still');
   }
 
   stopStills() {
@@ -378,8 +507,10 @@ export class QualityAgent {
 
   // What the session needs: the remote description to apply, marked with our packet time.
   remoteDescription(description) {
-    if (this.ptime === 20 || !description || !description.sdp) return description;
-    return { type: description.type, sdp: withPtime(description.sdp, this.ptime) };
+    if (!description || !description.sdp) return description;
+    let sdp = withBitrates(withRed(description.sdp, this.red), START_KBPS, this.maxKbps);
+    if (this.ptime !== 20) sdp = withPtime(sdp, this.ptime);
+    return { type: description.type, sdp };
   }
 
   pin(participantId, mode) {

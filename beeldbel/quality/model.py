@@ -21,8 +21,10 @@ The rules, with the constants that carry them:
 * **Down quickly.** A report whose estimate is far below what the mode needs (under
   :data:`SEVERE_FRACTION` of :attr:`ModeSpec.need_kbps`), or audio that stops arriving,
   steps down at once, several rungs if the estimate says so, whatever the hold. Heavy
-  loss (:data:`HEAVY_LOSS`) and audio breaking up (:data:`AUDIO_BROKEN`) step down once
-  they have lasted :data:`SUSTAIN_S` of reported time, whatever the hold. Milder trouble
+  loss (:data:`HEAVY_LOSS`) and audio breaking up beside moving video
+  (:data:`AUDIO_BROKEN`; down to ``stills`` at most, where a picture now and then no longer
+  competes with the voice) step down once they have lasted :data:`SUSTAIN_S` of reported
+  time, whatever the hold. Milder trouble
   (an estimate under :data:`SHORT_FRACTION` of the need, loss above :data:`RANDOM_LOSS`
   with a rising round trip, moving video with loss above :data:`LOSSY`, audio concealed
   above :data:`AUDIO_HURT` or video the far side does not show) steps down once it has
@@ -52,11 +54,25 @@ The rules, with the constants that carry them:
   step-down, an outage, a data-saver cap or the worker's pin may come sooner; a step up
   never does (a probe starts :data:`HOLD_S` after the last change at the earliest).
 * **Start.** Links start in ``sd`` (:func:`new_quality`): a weak link drops at its first
-  report, a good one reaches ``hd`` through its first probe.
+  report, a good one reaches ``hd`` through its first probe. With ``measured_start`` a
+  link starts in a cheap mode (the service starts in ``audio``: no load but the voice)
+  and its first report that carries a round trip picks the start: ``measured_start`` if
+  the round trip is under :data:`SLOW_RTT_MS`, else it stays. That choice is the start,
+  not a step up; every later step up is a probe.
+* **Long round trips.** A round trip of :data:`SLOW_RTT_MS` or more (a 2G/EDGE-class
+  link, or a queue that long) carries the voice only. The browser's congestion control
+  answers too late there to keep video from queueing ahead of the voice, and with any
+  video sender active it probes the link with bursts of padding (measured on the
+  emulator's worst profile, 32 kbit/s up: even ``stills`` brought queues of 1-2 s every
+  20-40 s); each such queue makes the far side's jitter buffer grow for tens of seconds.
+  So a link not in ``audio`` steps down to it once such a round trip lasts
+  :data:`SUSTAIN_S` (whatever the hold), and no probe starts while the round trip is that
+  long. A round trip standing :data:`QUEUE_MS` above the recent minimum with moving video
+  is mild trouble even without loss: a queue that long is delay the voice waits in.
 * **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
-  come rarely), or nearly all audio concealed at the far end: ``audio`` at once and an
-  ``outage`` hint. Reports coming back give a ``recovered`` hint; audio flows at once,
-  pictures come back only through probes.
+  come rarely; :data:`FIRST_REPORT_GRACE_S` before the first one), or nearly all audio
+  concealed at the far end: ``audio`` at once and an ``outage`` hint. Reports coming back
+  give a ``recovered`` hint; audio flows at once, pictures come back only through probes.
 * **Phone.** Only a link already in ``audio`` whose audio keeps failing (an outage, or
   concealment of :data:`AUDIO_FAILING` or more) for :data:`PHONE_AFTER_S` makes the
   controller recommend phoning, once per stay in ``audio``.
@@ -79,6 +95,7 @@ from beeldbel.errors import InvalidInput, NotFound
 
 __all__ = [
     "CLEAN_BEFORE_PROBE_S",
+    "FIRST_REPORT_GRACE_S",
     "HOLD_S",
     "LADDER",
     "OUTAGE_AFTER_S",
@@ -86,6 +103,8 @@ __all__ = [
     "PROBE_S",
     "PROBE_SETTLE_S",
     "PROBE_WAIT_S",
+    "QUEUE_MS",
+    "SLOW_RTT_MS",
     "SPECS",
     "SUSTAIN_S",
     "Command",
@@ -162,10 +181,15 @@ class ModeSpec:
     ``video_kbps`` is the video ``maxBitrate`` (0: video stopped); ``width`` x ``height``
     the largest picture (``scaleResolutionDownBy`` from the camera's), ``max_fps`` its
     ``maxFramerate`` (0 for stills and audio). ``still_every_s``: in ``stills`` a fresh
-    picture this often. Audio is Opus with in-band FEC in every mode, at ``audio_kbps``
-    and ``ptime_ms`` packets: 60 ms from 16 kbit/s down, where 20 ms headers alone would
-    cost 20 kbit/s. ``need_kbps`` (the wire rate plus :data:`HEADROOM`, rounded) is the
-    bandwidth estimate at which the mode is comfortable.
+    picture this often. Audio is Opus at ``audio_kbps`` in ``ptime_ms`` packets: 60 ms on
+    the weak rungs (``low`` and below), where 20 ms headers alone would cost 20 kbit/s.
+    With ``red`` every packet also carries the one before it (RFC 2198, Chrome's
+    ``audio/red``), so a single lost packet is not heard: Opus's own in-band FEC is no
+    help at these rates (libopus adds it only above about 21 kbit/s at wideband, and only
+    in its speech modes), and on the emulator's rural 2 % loss was concealed whole. Where
+    video moves there is room for it; on the thinnest rungs there is not. ``need_kbps``
+    (the wire rate plus :data:`HEADROOM`, rounded) is the bandwidth estimate at which the
+    mode is comfortable.
     """
 
     mode: Mode
@@ -177,26 +201,38 @@ class ModeSpec:
     still_every_s: float | None
     audio_kbps: float
     ptime_ms: int
+    red: bool = False
 
     @property
     def audio_wire_kbps(self) -> float:
-        """Audio as it crosses the link: payload plus packet headers."""
-        return self.audio_kbps + PACKET_OVERHEAD_BYTES * 8 / self.ptime_ms
+        """Audio as it crosses the link: payload (twice, with RED) plus packet headers."""
+        payload = self.audio_kbps * (2 if self.red else 1)
+        return payload + PACKET_OVERHEAD_BYTES * 8 / self.ptime_ms
 
     @property
     def moving_video(self) -> bool:
         return self.max_fps > 0
 
+    @property
+    def cap_kbps(self) -> float | None:
+        """The most the browser's congestion control may estimate in this mode (None: no cap).
+
+        On the rungs without moving video, the need: a browser that sends less than it may
+        pads up towards its estimate now and then, and on a thin link that padding queues
+        ahead of the voice. A probe raises the cap with the mode it tries.
+        """
+        return None if self.moving_video else self.need_kbps
+
 
 SPECS: Final[dict[Mode, ModeSpec]] = {
-    # 500 + 32 + 20 headers = 552 kbit/s on the wire
-    Mode.HD: ModeSpec(Mode.HD, 640, 500, 640, 480, 25, None, 32, 20),
-    # 180 + 24 + 20 = 224
-    Mode.SD: ModeSpec(Mode.SD, 260, 180, 320, 240, 15, None, 24, 20),
-    # 40 + 16 + 6.7 = 63: fits a weak uplink of ~100 kbit/s (measured on the emulator's
-    # rural and edge: at 64 kbit/s video it flapped between low and stills); the encoder
-    # may go down to 160x120 at 5 fps on its own
-    Mode.LOW: ModeSpec(Mode.LOW, 72, 40, 320, 180, 10, None, 16, 60),
+    # 500 + 2 x 32 + 20 headers = 584 kbit/s on the wire
+    Mode.HD: ModeSpec(Mode.HD, 672, 500, 640, 480, 25, None, 32, 20, red=True),
+    # 180 + 2 x 24 + 20 = 248
+    Mode.SD: ModeSpec(Mode.SD, 285, 180, 320, 240, 15, None, 24, 20, red=True),
+    # 40 + 2 x 16 + 6.7 = 79: fits a weak uplink of ~100-128 kbit/s (measured on the
+    # emulator's rural and edge: at 64 kbit/s video it flapped between low and stills);
+    # the encoder may go down to 160x120 at 5 fps on its own
+    Mode.LOW: ModeSpec(Mode.LOW, 91, 40, 320, 180, 10, None, 16, 60, red=True),
     # a ~4 kB picture every 3 s (11 kbit/s) + 16 + 6.7 = 34
     Mode.STILLS: ModeSpec(Mode.STILLS, 40, 12, 320, 240, 0, 3.0, 16, 60),
     # 16 + 6.7 = 23
@@ -210,6 +246,8 @@ SHORT_FRACTION: Final = 0.85  # estimate below this share of the need: trouble
 RANDOM_LOSS: Final = 0.03  # this much loss without a rising round trip is no congestion
 LOSSY: Final = 0.10  # more than this is too much for moving video, rising delay or not
 HEAVY_LOSS: Final = 0.25  # at least this: one rung down at once
+SLOW_RTT_MS: Final = 650.0  # a round trip this long carries the voice only
+QUEUE_MS: Final = 300.0  # a round trip this far above the recent minimum: a standing queue
 RTT_RISE_MS: Final = 100.0  # a round trip this far above the recent minimum is rising...
 RTT_RISE_FRACTION: Final = 0.5  # ...or this share of it, or twice the jitter, if larger
 RTT_WINDOW_S: Final = 30.0  # the recent minimum round trip and mean loss are taken over this
@@ -224,6 +262,7 @@ MEDIA_GONE: Final = 0.5  # concealed share that means the media is not arriving 
 STARVED_FRACTION: Final = 0.5  # far side decodes less than this share of frames sent
 FROZEN_FRACTION: Final = 0.3  # share of the interval the far side's picture was frozen
 OUTAGE_AFTER_S: Final = 5.0  # no report for this long (at least) is an outage
+FIRST_REPORT_GRACE_S: Final = 15.0  # ...but before the first report, this long
 LATE_FACTOR: Final = 1.6  # ...or for this many report intervals, when they come rarely
 DEFAULT_INTERVAL_S: Final = 2.0  # expected report interval before the first report
 CLEAN_BEFORE_PROBE_S: Final = 5.0  # clean reported time before a probe
@@ -474,6 +513,8 @@ class Link:
     condition: Condition = Condition.OK
     failing_since: float | None = None
     phoned: bool = False
+    start_when_measured: Mode | None = None  # the start a short first round trip picks
+    loss_ignored_until: float = 0.0  # loss reported until then is a rolled-back probe's
 
     @property
     def trouble_since(self) -> float | None:
@@ -543,18 +584,26 @@ def new_quality(
     *,
     start: Mode = Mode.SD,
     caps: Mapping[str, Mode] | None = None,
+    measured_start: Mode | None = None,
 ) -> Quality:
     """A controller for the links of ``senders``, from when their media starts.
 
     Links start in ``start`` (default ``sd``: a good link reaches ``hd`` by its first
-    probe, a weak one drops at its first report), capped by ``caps``.
+    probe, a weak one drops at its first report), capped by ``caps``. With
+    ``measured_start``, a link's first report with a round trip under
+    :data:`SLOW_RTT_MS` moves it from ``start`` to ``measured_start`` (capped).
     """
     links = []
     for sender in senders:
         cap = (caps or {}).get(sender, Mode.HD)
         mode = _lowest(start, cap)
         history = (ModeChange(now, mode, Reason.START),)
-        links.append(Link(sender, mode, now, now, history, cap, applied_at=now))
+        later = None
+        if measured_start is not None and rank(_lowest(measured_start, cap)) > rank(mode):
+            later = _lowest(measured_start, cap)
+        links.append(
+            Link(sender, mode, now, now, history, cap, applied_at=now, start_when_measured=later)
+        )
     if len({link.sender for link in links}) != len(links):
         raise InvalidInput("each sender once", details={"field": "senders"})
     return Quality(tuple(links))
@@ -567,12 +616,14 @@ def add_sender(
     *,
     start: Mode = Mode.SD,
     cap: Mode | None = None,
+    measured_start: Mode | None = None,
 ) -> Quality:
     """The controller with a link for ``sender`` too (someone whose media starts later);
     unchanged if it has one."""
     if any(link.sender == sender for link in quality.links):
         return quality
-    added = new_quality([sender], now, start=start, caps={sender: cap} if cap else None)
+    caps = {sender: cap} if cap else None
+    added = new_quality([sender], now, start=start, caps=caps, measured_start=measured_start)
     return replace(quality, links=(*quality.links, *added.links))
 
 
@@ -637,8 +688,21 @@ def _take_sending(link: Link, report: Report, now: float, commands: list[Command
         commands.append(Hint(link.sender, Reason.RECOVERED))
         link = replace(link, condition=Condition.OK, send_trouble=None, recv_trouble=None)
         link = replace(link, clean_since=None)
+    if link.start_when_measured is not None and report.rtt_ms is not None:
+        link = _measured_start(link, report.rtt_ms, now, commands)
     level = _assess(link, now, after=link.ignore_until, receiving=False)[0]
     return _track(link, now, report.interval_s, level, sending=True)
+
+
+def _measured_start(link: Link, rtt_ms: float, now: float, commands: list[Command]) -> Link:
+    """The first round trip picks the start: moving video only if it is short enough."""
+    wanted = link.start_when_measured
+    link = replace(link, start_when_measured=None)
+    if wanted is None or rtt_ms >= SLOW_RTT_MS or link.pin is not None or link.trial:
+        return link
+    if len(link.history) != 1 or rank(_lowest(wanted, link.cap)) <= rank(link.mode):
+        return link  # something else moved it first
+    return _apply(link, _lowest(wanted, link.cap), Reason.START, now, commands)
 
 
 def _take_received(link: Link, received: Received, interval_s: float, now: float) -> Link:
@@ -703,6 +767,20 @@ def _delay_rising(link: Link, report: Report) -> bool:
     return report.rtt_ms > floor + margin
 
 
+def _queued_ms(link: Link, report: Report) -> float:
+    """How far the round trip stands above the recent minimum: the queue it waits in."""
+    floor = _rtt_floor(link)
+    if report.rtt_ms is None or floor is None:
+        return 0.0
+    return report.rtt_ms - floor
+
+
+def _slow(link: Link, now: float) -> bool:
+    """The last round trip is too long for anything but the voice (:data:`SLOW_RTT_MS`)."""
+    report = _fresh_report(link, now)
+    return report is not None and report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS
+
+
 def _assess(
     link: Link,
     now: float,
@@ -734,13 +812,18 @@ def _assess(
         if available is not None and available < SHORT_FRACTION * need:
             severe = available < SEVERE_FRACTION * need
             worse(SEVERE if severe else MILD, fitting_mode(available), Reason.WEAK_UPLINK)
-        loss = _recent(link.sent, now, after) or 0.0
+        loss = _recent(link.sent, now, max(after, link.loss_ignored_until)) or 0.0
         if loss >= HEAVY_LOSS and mode is not Mode.AUDIO:
             worse(URGENT, _down(mode), Reason.HEAVY_LOSS)
         elif loss > RANDOM_LOSS and _delay_rising(link, report):
             worse(MILD, _down(mode), Reason.CONGESTION)
         elif loss > LOSSY and SPECS[mode].moving_video:
             worse(MILD, _down(mode), Reason.HEAVY_LOSS)
+        if report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS:
+            if mode is not Mode.AUDIO:
+                worse(URGENT, Mode.AUDIO, Reason.CONGESTION)
+        elif SPECS[mode].moving_video and _queued_ms(link, report) >= QUEUE_MS:
+            worse(MILD, _down(mode), Reason.CONGESTION)
     received = _fresh_received(link, now)
     fresh = link.received_at is not None and link.received_at > after
     if receiving and received is not None and fresh:
@@ -752,7 +835,10 @@ def _assess(
         if received.audio_concealed >= MEDIA_GONE:  # no smoothing: the media has stopped
             worse(SEVERE, Mode.AUDIO, Reason.AUDIO_FIRST)
         elif max(concealed, breaking) >= AUDIO_BROKEN:
-            worse(URGENT, _lowest(_down(mode), Mode.STILLS), Reason.AUDIO_FIRST)
+            if SPECS[mode].moving_video:
+                worse(URGENT, _lowest(_down(mode), Mode.STILLS), Reason.AUDIO_FIRST)
+            else:  # a still now and then hardly competes: no step, but no probe either
+                worse(MILD, mode, Reason.AUDIO_FIRST)
         elif concealed > AUDIO_HURT and SPECS[mode].moving_video:
             # Moving video competes with audio; a still now and then hardly does, and
             # dropping it would not mend loss the link makes anyway.
@@ -823,6 +909,8 @@ def _trial_failure(link: Link, trial: Trial, settled: float) -> bool:
         return False
     if report.loss > max(LOSSY, trial.loss_before + PROBE_LOSS_RISE):
         return True
+    if report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS:
+        return True
     floor = _rtt_floor(link)
     if report.rtt_ms is None or trial.rtt_before is None or floor is None:
         return False
@@ -862,6 +950,9 @@ def _end_trial(link: Link, now: float, commands: list[Command], *, ok: bool) -> 
         # What the probe caused, and the reports that still show it, is not the link's
         # trouble in its committed mode.
         ignore_until=now + PROBE_SETTLE_S,
+        # Receiver reports of the probe's losses still arrive a while after it (they come
+        # every second or more, a round trip late), and loss is judged over SMOOTH_S.
+        loss_ignored_until=now + SMOOTH_S,
         send_trouble=None,
         recv_trouble=None,
     )
@@ -882,6 +973,7 @@ def _may_probe(link: Link, now: float) -> bool:
         and link.clean_since is not None
         and now - link.clean_since >= CLEAN_BEFORE_PROBE_S
         and _assess(link, now)[0] == 0
+        and not _slow(link, now)
     )
 
 
@@ -944,7 +1036,10 @@ def _set_cap(link: Link, cap: Mode | None, now: float, commands: list[Command]) 
 
 
 def _decide(link: Link, now: float, commands: list[Command]) -> Link:
-    stale = now - link.heard_at > _late_after(link.interval_s)
+    # Before its first report a link is connecting (ICE through TURN takes several round
+    # trips, seconds on a 2G-class link): silence is an outage only after a longer grace.
+    late = _late_after(link.interval_s) if link.last is not None else FIRST_REPORT_GRACE_S
+    stale = now - link.heard_at > late
     if stale:
         link = _outage(link, now, commands)
     else:

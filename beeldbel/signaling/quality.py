@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import structlog
+
 from beeldbel.calls import model as protocol
 from beeldbel.calls.state import Call
 from beeldbel.clock import Clock
@@ -48,8 +50,15 @@ from beeldbel.quality.model import (
 
 __all__ = ["START", "Emit", "QualityDesk", "spec_of"]
 
+log = structlog.get_logger("beeldbel.signaling.quality")
+
 Emit = tuple[UUID, str, dict[str, object]]  # to whom, which event, what
-START = Mode.LOW  # the first mode of a new sender
+# A new sender sends its voice only until its first report shows the round trip; under
+# SLOW_RTT_MS it then starts in `low`. On a weak link the first seconds at full rate would
+# fill the queue before any report could say so, and on a 2G-class link any video would
+# (see SLOW_RTT_MS); a good link is probed up from `low` within 20 s.
+START = Mode.AUDIO
+MEASURED_START = Mode.LOW
 
 
 def spec_of(mode: Mode) -> dict[str, object]:
@@ -62,6 +71,8 @@ def spec_of(mode: Mode) -> dict[str, object]:
         "still_every_s": spec.still_every_s,
         "audio_kbps": spec.audio_kbps,
         "ptime_ms": spec.ptime_ms,
+        "red": spec.red,
+        "max_kbps": spec.cap_kbps,
     }
 
 
@@ -95,9 +106,10 @@ class QualityDesk:
     def _add(self, call: Call, desk: _Desk, sender: str) -> list[Emit]:
         if any(link.sender == sender for link in desk.quality.links):
             return []
-        desk.quality = add_sender(desk.quality, sender, self._now(), start=START)
-        # A new sender starts low: on a weak link the first seconds at full rate would fill
-        # the queue before any report could say so; a good link is probed up within 20 s.
+        now = self._now()
+        desk.quality = add_sender(
+            desk.quality, sender, now, start=START, measured_start=MEASURED_START
+        )
         return self._mode_emits(call, desk, sender, START, "start", probe=False)
 
     def report(self, call: Call, who: UUID, role: str, stats: protocol.Stats) -> list[Emit]:
@@ -201,6 +213,14 @@ class QualityDesk:
         self, call: Call, desk: _Desk, sender: str, mode: Mode, reason: str, probe: bool
     ) -> list[Emit]:
         """The mode to its sender; each direction's mode to everyone in the call."""
+        log.info(
+            "quality_mode",
+            appointment_id=str(call.appointment_id),
+            role=desk.roles.get(sender),
+            mode=mode.value,
+            reason=reason,
+            probe=probe,
+        )
         emits: list[Emit] = [
             (
                 UUID(sender),
