@@ -19,7 +19,9 @@ Both pages sample their inbound media every 500 ms (``getStats``), and the figur
 * ``audio_jitter_buffer_p95_ms``: the 95th percentile of the jitter buffer's delay per
   500 ms sample (``jitterBufferDelay`` / ``jitterBufferEmittedCount``), the worse side;
 * ``video_fps``: decoded frames per second of the client's picture at the worker (the
-  emulated uplink, the hard direction) over the call; ``video_fps_to_client`` the other;
+  emulated uplink, the hard direction) over the call, its setup included;
+  ``video_fps_from_first_frame`` the same from the first decoded frame on;
+  ``video_fps_to_client`` the other direction;
 * ``max_picture_gap_s``: the longest time the worker saw no new picture of the client;
 * ``mode_changes``: committed mode changes of both directions (from the call's outcome;
   0 when the controller is off);
@@ -88,7 +90,8 @@ SAMPLER_JS = """
 def figures(rows: list[dict[str, float]]) -> dict[str, Any]:
     """One side's figures from its samples (cumulative counters every 500 ms)."""
     if len(rows) < 4:
-        return {"continuity": 0.0, "jb_p95_ms": None, "fps": 0.0, "gap_s": None, "real": []}
+        empty: dict[str, Any] = {"continuity": 0.0, "jb_p95_ms": None, "gap_s": None, "real": []}
+        return {**empty, "fps": 0.0, "fps_from_first": 0.0}
     first, last = rows[0], rows[-1]
     total = last["total"] - first["total"]
     concealed = (last["concealed"] - first["concealed"]) - (last["silent"] - first["silent"])
@@ -98,6 +101,8 @@ def figures(rows: list[dict[str, float]]) -> dict[str, Any]:
         if count > 0:
             delays.append(1000 * (b["jbDelay"] - a["jbDelay"]) / count)
     seconds = (last["t"] - first["t"]) / 1000
+    pictured = next((r for r in rows if r["frames"] > first["frames"]), None)
+    since_picture = (last["t"] - pictured["t"]) / 1000 if pictured else 0.0
     gap, since = 0.0, first["t"]
     for a, b in itertools.pairwise(rows):
         if b["frames"] > a["frames"]:
@@ -108,6 +113,9 @@ def figures(rows: list[dict[str, float]]) -> dict[str, Any]:
         "continuity": 0.0 if total <= 0 else max(0.0, 1 - concealed / total),
         "jb_p95_ms": percentile(delays, 0.95) if delays else None,
         "fps": (last["frames"] - first["frames"]) / seconds if seconds > 0 else 0.0,
+        "fps_from_first": (last["frames"] - pictured["frames"]) / since_picture
+        if pictured and since_picture > 0
+        else 0.0,
         "gap_s": gap,
         "real": [
             [r["t"] / 1000, r["total"], r["total"] - r["concealed"]] for r in rows
@@ -184,6 +192,7 @@ def one_call(r: Rig, profile: str, seconds: float, seed: int, home: Path) -> dic
         "audio_continuity": round(min(seen[n]["continuity"] for n in seen), 4),
         "audio_jitter_buffer_p95_ms": round(max(jb), 1) if jb else None,
         "video_fps": round(seen["worker"]["fps"], 2),
+        "video_fps_from_first_frame": round(seen["worker"]["fps_from_first"], 2),
         "video_fps_to_client": round(seen["client"]["fps"], 2),
         "max_picture_gap_s": None
         if seen["worker"]["gap_s"] is None

@@ -280,23 +280,39 @@ def test_the_start_respects_the_cap_and_a_pin_and_is_taken_once() -> None:
 
 @pytest.mark.parametrize("start", [Mode.LOW, Mode.STILLS])
 @pytest.mark.parametrize("every", [1.0, 2.0, 5.0])
-def test_a_2g_long_round_trip_carries_the_voice_only_whatever_the_hold(
+def test_a_2g_class_link_carries_the_voice_only_whatever_the_hold(
     every: float, start: Mode
 ) -> None:
-    # From 5 s the round trip is 800 ms (the estimate still says plenty); from 90 s it is
-    # short again.
-    slow = lambda t: 800 if 5 <= t < 90 else 300  # noqa: E731
+    # The round trip is 800 ms from the first report on (the estimate still says plenty);
+    # from 90 s it is short: the link got better.
+    slow = lambda t: 800 if t < 90 else 300  # noqa: E731
     trace = reports(CLIENT, 0, 150, every=every, available=300, rtt=slow)
     quality, log = play(started(start), trace, 150)
 
-    first_slow = min(at for at, _ in trace if at >= 5)
     (at, command), *rest = moves(log, CLIENT)
     assert command == SetMode(CLIENT, Mode.AUDIO, Reason.CONGESTION)
-    assert at - first_slow <= SUSTAIN_S  # before the 15 s hold
+    assert at - every <= SUSTAIN_S  # at once, before the 15 s hold
     probes = [t for t, _ in of(log, Probe, CLIENT)]
     assert probes  # pictures come back once the round trip is short again...
     assert min(probes) >= 90  # ...and not a moment before
     assert all(c.reason is Reason.PROBE_OK for _, c in rest)
+    assert_ladder_rules(quality, log)
+
+
+@pytest.mark.parametrize("every", [1.0, 2.0])
+def test_a_queue_as_long_as_a_2g_round_trip_costs_a_rung_at_a_time(every: float) -> None:
+    # low on a 300 ms link; from 30 s the round trip is 800 ms: first one rung (a queue on
+    # a fast link drains), then, as it stays, the voice only; no probe while it lasts.
+    slow = lambda t: 800 if 30 <= t < 120 else 300  # noqa: E731
+    trace = reports(CLIENT, 0, 120, every=every, available=120, rtt=slow)
+    quality, log = play(started(Mode.LOW), trace, 120)
+
+    (at, first), (at_2, second), *_ = moves(log, CLIENT)
+    assert first == SetMode(CLIENT, Mode.STILLS, Reason.CONGESTION)
+    assert at - 30 <= SUSTAIN_S + every
+    assert second == SetMode(CLIENT, Mode.AUDIO, Reason.CONGESTION)
+    assert at_2 - at <= SUSTAIN_S + 2 * every
+    assert [t for t, _ in of(log, Probe, CLIENT) if 30 <= t < 120] == []
     assert_ladder_rules(quality, log)
 
 

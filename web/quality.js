@@ -507,7 +507,8 @@ export class QualityAgent {
 
   // What the session needs: the remote description to apply, marked with our packet time.
   remoteDescription(description) {
-    if (!description || !description.sdp) return description;
+    // The service sets no modes (its controller is off): the browser's own ways, untouched.
+    if (!this.enabled || !description || !description.sdp) return description;
     let sdp = withBitrates(withRed(description.sdp, this.red), START_KBPS, this.maxKbps);
     if (this.ptime !== 20) sdp = withPtime(sdp, this.ptime);
     return { type: description.type, sdp };

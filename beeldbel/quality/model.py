@@ -60,15 +60,17 @@ The rules, with the constants that carry them:
   the round trip is under :data:`SLOW_RTT_MS`, else it stays. That choice is the start,
   not a step up; every later step up is a probe.
 * **Long round trips.** A round trip of :data:`SLOW_RTT_MS` or more (a 2G/EDGE-class
-  link, or a queue that long) carries the voice only. The browser's congestion control
-  answers too late there to keep video from queueing ahead of the voice, and with any
-  video sender active it probes the link with bursts of padding (measured on the
-  emulator's worst profile, 32 kbit/s up: even ``stills`` brought queues of 1-2 s every
-  20-40 s); each such queue makes the far side's jitter buffer grow for tens of seconds.
-  So a link not in ``audio`` steps down to it once such a round trip lasts
-  :data:`SUSTAIN_S` (whatever the hold), and no probe starts while the round trip is that
-  long. A round trip standing :data:`QUEUE_MS` above the recent minimum with moving video
-  is mild trouble even without loss: a queue that long is delay the voice waits in.
+  link, or a queue that long) is no place for pictures. The browser's congestion control
+  answers too late there to keep video from queueing ahead of the voice, and with any video
+  sender active it probes the link with bursts of padding (measured on the emulator's worst
+  profile, 32 kbit/s up: even ``stills`` brought queues of 1-2 s every 20-40 s); each such
+  queue makes the far side's jitter buffer grow for tens of seconds. A link not in
+  ``audio`` steps down once such a round trip lasts :data:`SUSTAIN_S` (whatever the hold):
+  to ``audio`` when even its shortest recent round trip is that long (the link itself is
+  that slow), one rung otherwise (a queue on a faster link, which drains). No probe starts
+  while the round trip is that long. A round trip standing :data:`QUEUE_MS` above the
+  recent minimum with moving video is mild trouble even without loss: a queue that long is
+  delay the voice waits in.
 * **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
   come rarely; :data:`FIRST_REPORT_GRACE_S` before the first one), or nearly all audio
   concealed at the far end: ``audio`` at once and an ``outage`` hint. Reports coming back
@@ -821,7 +823,11 @@ def _assess(
             worse(MILD, _down(mode), Reason.HEAVY_LOSS)
         if report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS:
             if mode is not Mode.AUDIO:
-                worse(URGENT, Mode.AUDIO, Reason.CONGESTION)
+                # A 2G-class link (its shortest recent round trip is that long too) carries
+                # the voice only; a faster link with a queue that long loses one rung.
+                floor = _rtt_floor(link)
+                to = Mode.AUDIO if floor is not None and floor >= SLOW_RTT_MS else _down(mode)
+                worse(URGENT, to, Reason.CONGESTION)
         elif SPECS[mode].moving_video and _queued_ms(link, report) >= QUEUE_MS:
             worse(MILD, _down(mode), Reason.CONGESTION)
     received = _fresh_received(link, now)

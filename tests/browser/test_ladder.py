@@ -102,6 +102,29 @@ def in_a_call(
         yield worker, client, counters
 
 
+SETTLED_JS = "() => window.__pcs.every((p) => p.signalingState !== 'have-local-offer')"
+
+
+def how_it_sends(page: Page) -> dict[str, object]:
+    """What the page's connection sends with, from the remote description it applied (the
+    ladder marks it: the first audio codec, the packet time, the congestion control's cap)
+    and its video transceiver's direction."""
+    found: dict[str, object] = page.evaluate(
+        """() => {
+          const pc = window.__pcs.find((p) => p.connectionState !== 'closed');
+          const sdp = pc.currentRemoteDescription.sdp;
+          const audio = sdp.split(/(?=^m=)/m).find((s) => s.startsWith('m=audio'));
+          const first = audio.match(/^m=audio \\S+ \\S+ (\\d+)/m)[1];
+          const codec = audio.match(new RegExp(`^a=rtpmap:${first} ([^/]+)`, 'm'))[1];
+          const ptime = (audio.match(/^a=ptime:(\\d+)/m) || [])[1] || null;
+          const cap = (sdp.match(/x-google-max-bitrate=(\\d+)/) || [])[1] || null;
+          const video = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
+          return { codec, ptime, cap, video: video.currentDirection };
+        }"""
+    )
+    return found
+
+
 def client_mode(worker: Page) -> tuple[str, bool]:
     """The client's direction as the worker's screen shows it: the mode, and whether it is
     a probe (a trial of one rung up) rather than a committed mode."""
@@ -141,12 +164,28 @@ def test_the_call_holds_two_minutes_with_audio_flowing_on_a_weak_link(
         assert not starved, (profile, windows)
         (t0, f0), (t1, f1) = frames_at[-7], frames_at[-1]
         client_fps = (f1 - f0) / (t1 - t0)
+        for _ in range(5):  # read the mode around it, so that no change falls in between
+            seen = client_mode(worker)
+            sends = how_it_sends(client)
+            if client_mode(worker) == seen and client.evaluate(SETTLED_JS):
+                break
+            time.sleep(2)
+        mode, probe = seen
         if profile == "worst":
             # Over the last minute the client's committed mode (trials of one rung up aside)
             # is stills or voice only.
             committed = [mode for mode, probe in modes[-6:] if not probe]
             assert committed, modes
             assert set(committed) <= {"stills", "audio"}, modes
+        # The actuators: 60 ms packets on the weak rungs; RED where video moves; on the
+        # thinnest rungs the congestion control capped at the need and, in audio, no video
+        # sender at all.
+        if not probe and mode in ("low", "stills", "audio"):
+            assert sends["ptime"] == "60", sends
+            assert sends["codec"] == ("red" if mode == "low" else "opus"), (mode, sends)
+        if not probe and mode == "audio":
+            assert sends["cap"] == "26", sends
+            assert sends["video"] in ("recvonly", "inactive"), sends
     sys.stdout.write(
         json.dumps(
             {
@@ -155,6 +194,7 @@ def test_the_call_holds_two_minutes_with_audio_flowing_on_a_weak_link(
                 "real_audio_per_window": windows,
                 "client_fps_last_60s": round(client_fps, 2),
                 "client_modes": modes,
+                "client_sends": sends,
                 "link": {k: link.get(k) for k in ("up", "down")},
                 "test_s": round(time.monotonic() - started, 1),
             }
