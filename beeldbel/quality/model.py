@@ -1,7 +1,7 @@
 """The fallback ladder: the slow outer loop that sets a mode per sending direction. Pure.
 
 Every browser in a call sends a compact :class:`Report` now and then (every 1 to 2 s on a
-good link, every 5 s on a weak one): what it measured about what it *sends* (the
+good link, every 4 s on a weak one): what it measured about what it *sends* (the
 bandwidth estimate, round trip, loss and jitter the far end reported, frames sent) and
 about what it *receives* (:class:`Received`: frames decoded, frozen time, concealed
 audio). The browser's own congestion control stays the fast inner loop; this controller
