@@ -389,10 +389,7 @@ export class CallSession extends EventTarget {
     });
     if (peer.offerer) {
       for (const kind of ['audio', 'video']) {
-        const init = {
-          direction: this.quality.direction(kind),
-          sendEncodings: [this.quality.encoding(kind)],
-        };
+        const init = { direction: 'sendrecv', sendEncodings: [this.quality.encoding(kind)] };
         if (this.stream) init.streams = [this.stream];
         pc.addTransceiver(this.outgoing(kind) || kind, init);
       }
@@ -529,8 +526,7 @@ export class CallSession extends EventTarget {
       if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
       await this.quality.setEncoding(transceiver.sender, this.quality.encoding(kind));
       if (this.stream && transceiver.sender.setStreams) transceiver.sender.setStreams(this.stream);
-      const direction = this.quality.direction(kind);
-      if (transceiver.direction !== direction) transceiver.direction = direction;
+      if (transceiver.direction !== 'sendrecv') transceiver.direction = 'sendrecv';
     }
   }
 

@@ -380,16 +380,6 @@ export class QualityAgent {
       if (mode !== 'stills') encoding.maxFramerate = spec.fps || 15;
       await this.setEncoding(sender, encoding);
     }
-    // Video sending on or off: the transceiver's direction (negotiationneeded renegotiates).
-    for (const peer of this.session.peers.values()) {
-      if (!peer.pc) continue;
-      for (const transceiver of peer.pc.getTransceivers()) {
-        if (transceiver.stopped || transceiver.currentDirection === 'stopped') continue;
-        if (transceiver.receiver.track.kind !== 'video') continue;
-        const direction = this.direction('video');
-        if (transceiver.direction !== direction) transceiver.direction = direction;
-      }
-    }
     const ptime = spec.ptime_ms === 60 ? 60 : 20;
     const red = Boolean(spec.red);
     const maxKbps = spec.max_kbps || 0;
@@ -411,14 +401,6 @@ export class QualityAgent {
     if (this.mode === 'stills') Object.assign(encoding, { scaleResolutionDownBy: 2, maxFramerate: 1 });
     else if (spec.fps) encoding.maxFramerate = spec.fps;
     return encoding;
-  }
-
-  // In `audio` we send no video at all (the video transceiver only receives): with a video
-  // sender in place, even an inactive one, the browser probes the link for bandwidth with
-  // bursts of padding on it (measured on the emulator's worst profile: 12-33 kB at once on
-  // a 32 kbit/s uplink, a queue of seconds ahead of the voice).
-  direction(kind) {
-    return kind === 'video' && this.enabled && this.mode === 'audio' ? 'recvonly' : 'sendrecv';
   }
 
   async setEncoding(sender, values) {
