@@ -81,7 +81,9 @@ export function withRed(sdp, on) {
 // its estimate now and then: on the emulator's worst profile (32 kbit/s up) 40 kB at once,
 // then a few kB every half minute, each a queue ahead of the voice that the far side's
 // jitter buffer keeps for tens of seconds. With a cap at what the rung needs, the padding
-// stays under the link.
+// stays under the link. Measured on Chromium 156: the start takes on both sides, the cap only
+// on the side that made the offer (the worker's page); the answering side keeps its own
+// estimate, whether the cap is in the offer it applies or in its own answer.
 export function withBitrates(sdp, startKbps, maxKbps) {
   const sections = sdp.split(/(?=^m=)/m);
   return sections
