@@ -591,8 +591,8 @@ export class CallSession extends EventTarget {
     );
   }
 
-  // A new offer to every peer (the audio packet time changed): perfect negotiation settles
-  // a collision, and each side marks the description it applies.
+  // A new offer to every peer (the packet time, RED or the congestion control's cap changed):
+  // perfect negotiation settles a collision, and each side marks the description it applies.
   // A peer still negotiating (or not yet connected) gets it once its round is done.
   renegotiateAll() {
     for (const peer of this.peers.values()) {

@@ -366,7 +366,6 @@ export class QualityAgent {
         await this.setEncoding(sender, { active: false });
         continue;
       }
-      await this.setEncoding(sender, { active: true });
       const track = mode === 'stills' ? this.stillTrack : this.session.outgoing('video');
       if (track && sender.track !== track) {
         try {
