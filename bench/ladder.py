@@ -34,7 +34,13 @@ Targets with the controller on (reported, not asserted): ``rural`` holds, contin
 video ≥ 10 fps; ``edge`` holds, ≥ 0.97, a fresh picture at least every 5 s; ``worst``
 holds, ≥ 0.95; jitter buffer p95 ≤ 300 ms everywhere; recovery after the outage ≤ 3 s.
 
+With ``--samples DIR`` each call's raw samples go to ``DIR/<profile>-<variant>.json``: per
+page and per 500 ms the counters above and what the page sent (transport and per kind), its
+congestion control's estimate (``bwe``), the round trip and the jitter buffer's target; and
+the controller's decisions with their reasons (the service's ``quality_mode`` log lines).
+
 Usage: python -m bench.ladder --json [--profiles rural,edge,worst,schedule] [--seconds 180]
+       [--variants on,off] [--samples DIR]
 """
 
 from __future__ import annotations
@@ -63,11 +69,22 @@ SAMPLER_JS = """
 (everyMs) => {
   const sample = async () => {
     const row = { t: Date.now(), total: 0, concealed: 0, silent: 0 };
-    Object.assign(row, { jbDelay: 0, jbCount: 0, frames: 0 });
+    Object.assign(row, { jbDelay: 0, jbCount: 0, jbTarget: 0, frames: 0 });
+    Object.assign(row, { sent: 0, sentAudio: 0, sentVideo: 0, bwe: 0, rtt: 0 });
     for (const pc of window.__pcs) {
       if (pc.connectionState === 'closed') continue;
       (await pc.getStats()).forEach((r) => {
+        if (r.type === 'transport') row.sent += r.bytesSent || 0;
+        if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+          row.bwe = Math.max(row.bwe, r.availableOutgoingBitrate || 0);
+          row.rtt = Math.max(row.rtt, r.currentRoundTripTime || 0);
+        }
+        if (r.type === 'outbound-rtp') {
+          if (r.kind === 'audio') row.sentAudio += r.bytesSent || 0;
+          else row.sentVideo += r.bytesSent || 0;
+        }
         if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+          row.jbTarget += r.jitterBufferTargetDelay || 0;
           row.total += r.totalSamplesReceived || 0;
           row.concealed += r.concealedSamples || 0;
           row.silent += r.silentConcealedSamples || 0;
@@ -140,7 +157,9 @@ def outcome_quality(r: Rig, appointment_id: str) -> dict[str, Any] | None:
     return None
 
 
-def one_call(r: Rig, profile: str, seconds: float, seed: int, home: Path) -> dict[str, Any]:
+def one_call(
+    r: Rig, profile: str, seconds: float, seed: int, home: Path, samples: Path | None = None
+) -> dict[str, Any]:
     schedule = SCHEDULE if profile == "schedule" else profile
     appointment_id, _ = r.waiting()
     args = (r.coturn.port, schedule, home / f"link-{profile}-{seed}.json")
@@ -165,6 +184,13 @@ def one_call(r: Rig, profile: str, seconds: float, seed: int, home: Path) -> dic
         }
         if on["worker"]:
             r.end()
+    if samples is not None:
+        assert r.server is not None
+        log = r.server.log.read_text(errors="replace").splitlines()
+        decisions = [line for line in log if "quality_mode" in line and appointment_id in line]
+        samples.write_text(
+            json.dumps({"started_at": started + wall, **rows, "decisions": decisions})
+        )
     seen = {name: figures(found) for name, found in rows.items()}
     late = {
         name: [row for row in found if row["t"] / 1000 - wall >= end_at - 10]
@@ -220,14 +246,20 @@ TARGETS = {
 }
 
 
-def bench(profiles: list[str], seconds: float, variants: list[str]) -> dict[str, Any]:
+def bench(
+    profiles: list[str], seconds: float, variants: list[str], samples: Path | None = None
+) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     with rig() as r:
         for variant in variants:
-            r.use(relay_only_calls="true", quality_control="true" if variant == "on" else "false")
+            settings = {"quality_control": "true" if variant == "on" else "false"}
+            if samples is not None:
+                settings["log_level"] = "info"  # the controller's decisions, with reasons
+            r.use(relay_only_calls="true", **settings)
             for i, profile in enumerate(profiles):
-                run = one_call(r, profile, seconds, seed=i + 1, home=r.home)
+                dump = None if samples is None else samples / f"{profile}-{variant}.json"
+                run = one_call(r, profile, seconds, seed=i + 1, home=r.home, samples=dump)
                 result.setdefault(profile, {})[variant] = run
                 shown = {k: v for k, v in run.items() if k != "self_check"}
                 log(f"{profile} {variant}: {json.dumps(shown)}")
@@ -246,10 +278,16 @@ def main() -> None:
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seconds", type=float, default=180.0, help="per call (default 180)")
     parser.add_argument("--variants", default="on,off", help="on, off or both (default)")
+    parser.add_argument(
+        "--samples", type=Path, help="a directory for each call's raw samples (both pages)"
+    )
     args = parser.parse_args()
+    if args.samples is not None:
+        args.samples.mkdir(parents=True, exist_ok=True)
     profiles = [p for p in args.profiles.split(",") if p]
     variants = [v for v in args.variants.split(",") if v in ("on", "off")]
-    print(json.dumps(bench(profiles, args.seconds, variants), indent=None if args.json else 1))
+    found = bench(profiles, args.seconds, variants, args.samples)
+    print(json.dumps(found, indent=None if args.json else 1))
 
 
 if __name__ == "__main__":
