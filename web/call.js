@@ -390,7 +390,9 @@ export class CallSession extends EventTarget {
     if (peer.offerer) {
       for (const kind of ['audio', 'video']) {
         const init = { direction: 'sendrecv', sendEncodings: [this.quality.encoding(kind)] };
-        if (this.stream) init.streams = [this.stream];
+        // Only the picture goes with our stream: the voice in a stream of its own is never
+        // held back to keep lips in sync (see attachTracks).
+        if (this.stream && kind === 'video') init.streams = [this.stream];
         pc.addTransceiver(this.outgoing(kind) || kind, init);
       }
     }
@@ -517,7 +519,12 @@ export class CallSession extends EventTarget {
     }
   }
 
-  // The answering side sends its tracks on the transceivers the offer made.
+  // The answering side sends its tracks on the transceivers the offer made. The voice goes
+  // in no stream: a receiving Chrome keeps the audio and video of one stream in sync by
+  // holding the voice back as long as the picture waits for retransmissions and its own
+  // jitter buffer, and on a lossy link with long round trips that is hundreds of ms (on the
+  // emulator's rural link the client's jitter buffer held 200-390 ms with it, about 100
+  // without). In a care call the voice matters most: it never waits for the picture.
   async attachTracks(pc) {
     for (const transceiver of pc.getTransceivers()) {
       if (transceiver.currentDirection === 'stopped' || transceiver.stopped) continue;
@@ -525,7 +532,9 @@ export class CallSession extends EventTarget {
       const track = this.outgoing(kind);
       if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
       await this.quality.setEncoding(transceiver.sender, this.quality.encoding(kind));
-      if (this.stream && transceiver.sender.setStreams) transceiver.sender.setStreams(this.stream);
+      if (this.stream && kind === 'video' && transceiver.sender.setStreams) {
+        transceiver.sender.setStreams(this.stream);
+      }
       if (transceiver.direction !== 'sendrecv') transceiver.direction = 'sendrecv';
     }
   }
@@ -537,11 +546,14 @@ export class CallSession extends EventTarget {
     clearTimeout(peer.restartTimer);
     if (state === 'connected') {
       peer.restarts = 0;
+      peer.paused = false;
       this.reportPath(peer, pc);
       this.quality.reapply();
     } else if (state === 'failed') {
+      this.quality.pause(peer);
       this.scheduleRestart(peer, peer.offerer ? 0 : POLITE_EXTRA_MS);
     } else if (state === 'disconnected') {
+      this.quality.pause(peer);
       this.scheduleRestart(peer, DISCONNECTED_MS + (peer.offerer ? 0 : POLITE_EXTRA_MS));
     }
     this.changed('peer', peer);

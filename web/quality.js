@@ -13,7 +13,7 @@
 //   by sending a canvas that is redrawn from the camera every few seconds (captureStream(0)
 //   and requestFrame); `audio` by switching video sending off (encodings[0].active = false).
 //   Audio comes first in every mode: Opus keeps its in-band FEC (Chrome offers
-//   useinbandfec=1), its maxBitrate follows the mode, and from `low` down it moves to 60 ms
+//   useinbandfec=1), its maxBitrate follows the mode, and from `sd` down it moves to 60 ms
 //   packets. Chromium 156 ignores a `ptime` in setParameters but honours `a=ptime` in the
 //   remote description (measured: 50 → 16.7 packets/s), so the session marks the remote
 //   descriptions it applies and renegotiates once when the packet time changes. Where
@@ -73,23 +73,32 @@ export function withRed(sdp, on) {
     .join('');
 }
 
-// The browser's congestion control starts from `startKbps` and, on the thinnest rungs, never
-// estimates above `maxKbps` (x-google-start-bitrate and x-google-max-bitrate on every video
-// codec of the description we apply: Chrome takes them from the codec it sends with, whether
-// video is sent or not). From its default start of 300 kbit/s it probes the link at 3 and 6
-// times that as soon as media flows, and while it sends less than it may it pads up towards
-// its estimate now and then: on the emulator's worst profile (32 kbit/s up) 40 kB at once,
-// then a few kB every half minute, each a queue ahead of the voice that the far side's
-// jitter buffer keeps for tens of seconds. With a cap at what the rung needs, the padding
-// stays under the link. Measured on Chromium 156: the start takes on both sides, the cap only
-// on the side that made the offer (the worker's page); the answering side keeps its own
-// estimate, whether the cap is in the offer it applies or in its own answer.
+// The browser's congestion control starts from `startKbps` and is held to `maxKbps`, the
+// rung's need (x-google-start-bitrate and x-google-max-bitrate on every video codec of the
+// description we apply: Chrome takes them from the codec it sends with, whether video is sent
+// or not; and b=AS/b=TIAS on the video section). From its default start of 300 kbit/s it
+// probes the link at 3 and 6 times that as soon as media flows, and while it sends less than
+// it may it pads up towards its estimate now and then: on the emulator's worst profile
+// (32 kbit/s up) 40 kB at once, then a few kB every half minute, each a queue ahead of the
+// voice that the far side's jitter buffer keeps for tens of seconds. Measured on Chromium
+// 156: the start takes on both sides; x-google-max-bitrate only on the side that made the
+// offer (the worker's page), whether the answering side finds it in the offer it applies or
+// in its own answer; b=AS in the offer the answering side applies stopped its padding (on
+// worst its sending stayed at 20-21 kbit/s in every 4 s of a 3-minute call, although its
+// estimate still read 141), and the far side's jitter buffer p95 fell from 300-619 ms to 30.
 export function withBitrates(sdp, startKbps, maxKbps) {
   const sections = sdp.split(/(?=^m=)/m);
   return sections
     .map((section) => {
       if (!section.startsWith('m=video')) return section;
-      const lines = section.split('\r\n');
+      const lines = section.split('\r\n').filter((line) => !/^b=(AS|TIAS):/.test(line));
+      if (maxKbps) {
+        // b=AS / b=TIAS: the sender's bandwidth limit, taken from the remote description
+        // whichever side offered (libwebrtc's max_bandwidth_bps); x-google-max-bitrate
+        // below takes only on the offering side.
+        const at = lines.findIndex((line) => line.startsWith('c='));
+        lines.splice(at + 1, 0, `b=AS:${maxKbps}`, `b=TIAS:${maxKbps * 1000}`);
+      }
       const codecs = [];
       for (const line of lines) {
         const m = line.match(/^a=rtpmap:(\d+) ([^/]+)\//);
@@ -137,6 +146,7 @@ export class QualityAgent {
     this.ptime = 20;
     this.red = false; // each voice packet carries the one before it (see withRed)
     this.maxKbps = 0; // the congestion control's cap (see withBitrates); 0: none
+    this.committed = null; // the spec of the last mode that was not a probe
     this.enabled = true;
   }
 
@@ -162,6 +172,7 @@ export class QualityAgent {
     if (start && !this.spec) {
       this.mode = start.mode;
       this.spec = start.spec;
+      this.committed = start.spec;
       // The first negotiation already carries the start's packet time and codec: no
       // renegotiation when the connection comes up (each one makes the browser probe the
       // link for bandwidth again).
@@ -213,7 +224,13 @@ export class QualityAgent {
       pairId: null,
       loss: [],
       jitter: [],
+      lost: 0, // packets the far side reported lost, all our streams (cumulative)
+      sent: 0, // packets we sent on the streams it reported on (cumulative)
     };
+    const sentBy = new Map();
+    stats.forEach((s) => {
+      if (s.type === 'outbound-rtp') sentBy.set(s.id, s.packetsSent || 0);
+    });
     stats.forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind === 'video') raw.framesSent += s.framesSent || 0;
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
@@ -227,6 +244,10 @@ export class QualityAgent {
       }
       if (s.type === 'remote-inbound-rtp') {
         if (typeof s.fractionLost === 'number') raw.loss.push(s.fractionLost);
+        if (typeof s.packetsLost === 'number' && sentBy.has(s.localId)) {
+          raw.lost += Math.max(0, s.packetsLost);
+          raw.sent += sentBy.get(s.localId);
+        }
         if (typeof s.jitter === 'number') raw.jitter.push(s.jitter * 1000);
         if (typeof s.roundTripTime === 'number' && raw.rtt === null) raw.rtt = s.roundTripTime * 1000;
       }
@@ -262,9 +283,16 @@ export class QualityAgent {
     if (seconds <= 0.2) return;
     const samples = raw.samples - before.samples;
     const concealed = raw.concealed - before.concealed - (raw.silentConcealed - before.silentConcealed);
+    // Loss over the interval, counted in packets over all our streams: a receiver report's
+    // fractionLost covers one stream's last RTCP interval, and on the voice alone (17
+    // packets a second at 60 ms) one burst of three or four lost packets reads as 25 %.
+    const sent = raw.sent - before.sent;
+    const lost = raw.lost - before.lost;
+    let loss = raw.loss.length ? Math.max(...raw.loss) : 0;
+    if (sent > 0 && lost >= 0) loss = lost / sent;
     const report = {
       i: Math.round(seconds * 100) / 100,
-      loss: raw.loss.length ? Math.min(1, Math.max(...raw.loss)) : 0,
+      loss: Math.round(Math.min(1, Math.max(0, loss)) * 10000) / 10000,
       jit: raw.jitter.length ? Math.round(Math.max(...raw.jitter)) : 0,
       fs: Math.max(0, raw.framesSent - before.framesSent),
       fd: Math.max(0, raw.framesDecoded - before.framesDecoded),
@@ -345,6 +373,22 @@ export class QualityAgent {
     return stream ? stream.getVideoTracks()[0] || null : null;
   }
 
+  // The connection to `peer` is down (`disconnected`, `failed`). Chrome then stops writing
+  // to it and keeps what it encodes meanwhile in its pacer's queue, which it sends at once
+  // when the connection is back: after the bench's 10 s outage the worker's page sent 5.5 kB
+  // of voice within half a second, and the client's jitter buffer held 3 s of it for 20 s.
+  // Voice that old is worse than none, so while the connection is down our senders stop (the
+  // queued packets of a stopped stream are dropped), and `reapply` starts them again once it
+  // is connected. Nothing that could still get through is lost: Chrome says `disconnected`
+  // only once its connectivity checks have gone unanswered for seconds.
+  async pause(peer) {
+    peer.paused = true;
+    if (!this.enabled || !peer.pc) return;
+    for (const { peer: owner, sender } of [...this.senders('audio'), ...this.senders('video')]) {
+      if (owner === peer) await this.setEncoding(sender, { active: false });
+    }
+  }
+
   // A new connection (a rebuilt one after a reload) gets the mode we are in.
   reapply() {
     if (this.spec) this.apply(this.mode, this.spec, this.probe);
@@ -352,17 +396,23 @@ export class QualityAgent {
 
   async apply(mode, spec, probe) {
     const previous = this.mode;
+    // A probe tries the higher rung's rates in the picture size of the rung we hold: a new
+    // size starts with a key frame (640x480: 10-20 kB, a second of queue on a 128 kbit/s
+    // uplink), and a probe that fails would pay for two of them.
+    const held = probe ? this.committed : null;
+    if (!probe) this.committed = spec;
     this.mode = mode;
     this.spec = spec;
     this.probe = Boolean(probe);
     const video = spec.video_kbps || 0;
-    for (const { sender } of this.senders('audio')) {
-      await this.setEncoding(sender, { maxBitrate: Math.round((spec.audio_kbps || 32) * 1000) });
+    for (const { peer, sender } of this.senders('audio')) {
+      const maxBitrate = Math.round((spec.audio_kbps || 32) * 1000);
+      await this.setEncoding(sender, { active: !peer.paused, maxBitrate });
     }
     if (mode === 'stills') await this.startStills(spec.still_every_s || 3);
     else this.stopStills();
-    for (const { sender } of this.senders('video')) {
-      if (mode === 'audio') {
+    for (const { peer, sender } of this.senders('video')) {
+      if (mode === 'audio' || peer.paused) {
         await this.setEncoding(sender, { active: false });
         continue;
       }
@@ -376,8 +426,10 @@ export class QualityAgent {
       }
       const height = (track && track.getSettings && track.getSettings().height) || 480;
       const encoding = { active: true, maxBitrate: Math.max(8000, Math.round(video * 1000)) };
-      // The still canvas has the size of a still; the camera is scaled to the mode's.
-      encoding.scaleResolutionDownBy = Math.max(1, height / (spec.height || height));
+      // The still canvas has the size of a still; the camera is scaled to the mode's (in a
+      // probe, to the held rung's if it moved too).
+      const shape = held && held.fps && mode !== 'stills' ? held : spec;
+      encoding.scaleResolutionDownBy = Math.max(1, height / (shape.height || height));
       if (mode !== 'stills') encoding.maxFramerate = spec.fps || 15;
       await this.setEncoding(sender, encoding);
     }

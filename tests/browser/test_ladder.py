@@ -107,7 +107,8 @@ SETTLED_JS = "() => window.__pcs.every((p) => p.signalingState !== 'have-local-o
 
 def how_it_sends(page: Page) -> dict[str, object]:
     """What the page's connection sends with, from the remote description it applied (the
-    ladder marks it: the first audio codec, the packet time, the congestion control's cap)
+    ladder marks it: the first audio codec, the packet time, the congestion control's cap and
+    the video section's bandwidth limit)
     """
     found: dict[str, object] = page.evaluate(
         """() => {
@@ -118,7 +119,12 @@ def how_it_sends(page: Page) -> dict[str, object]:
           const codec = audio.match(new RegExp(`^a=rtpmap:${first} ([^/]+)`, 'm'))[1];
           const ptime = (audio.match(/^a=ptime:(\\d+)/m) || [])[1] || null;
           const cap = (sdp.match(/x-google-max-bitrate=(\\d+)/) || [])[1] || null;
-          return { codec, ptime, cap };
+          const video = sdp.split(/(?=^m=)/m).find((s) => s.startsWith('m=video')) || '';
+          // Chrome keeps one bandwidth line of the two we write: b=TIAS (bit/s) if there.
+          const tias = (video.match(/^b=TIAS:(\\d+)/m) || [])[1];
+          const as = (video.match(/^b=AS:(\\d+)/m) || [])[1];
+          const limit = tias ? String(Number(tias) / 1000) : as || null;
+          return { codec, ptime, cap, limit };
         }"""
     )
     return found
@@ -178,11 +184,12 @@ def test_the_call_holds_two_minutes_with_audio_flowing_on_a_weak_link(
             assert set(committed) <= {"stills", "audio"}, modes
         # The actuators: 60 ms packets on the weak rungs; RED where video moves; on the
         # thinnest rungs the congestion control capped at the need.
-        if not probe and mode in ("low", "stills", "audio"):
+        if not probe and mode in ("sd", "low", "stills", "audio"):
             assert sends["ptime"] == "60", sends
-            assert sends["codec"] == ("red" if mode == "low" else "opus"), (mode, sends)
+            assert sends["codec"] == ("red" if mode in ("sd", "low") else "opus"), (mode, sends)
         if not probe and mode == "audio":
             assert sends["cap"] == "26", sends
+            assert sends["limit"] == "26", sends
     sys.stdout.write(
         json.dumps(
             {
@@ -243,3 +250,71 @@ def test_with_signaling_unreachable_the_browser_falls_back_to_audio_by_itself(
             )
             + "\n"
         )
+
+
+WATCH_JS = """
+(everyMs) => {
+  window.__watch = [];
+  setInterval(() => {
+    const pc = window.__pcs.find((p) => p.connectionState !== 'closed');
+    if (!pc) return;
+    const active = (kind) => pc.getSenders()
+      .filter((s) => s.track && s.track.kind === kind)
+      .map((s) => (s.getParameters().encodings[0] || {}).active !== false);
+    window.__watch.push({ state: pc.connectionState, audio: active('audio') });
+  }, everyMs);
+}
+"""
+
+
+def test_while_its_connection_is_down_a_page_stops_its_senders_and_starts_them_again(
+    server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
+) -> None:
+    # Chrome queues what a sender encodes while the connection is down and sends it all at
+    # once when it is back: stale voice the far side's jitter buffer then holds for tens of
+    # seconds (bench.ladder's schedule measured 3 s). The page stops its senders meanwhile.
+    schedule = f"4g:{GOOD_FOR_S},blackout:12,4g"
+    with in_a_call(browser, server, coturn, tmp_path, schedule) as (worker, client, link):
+        wait_until("audio from the worker", lambda: audio(client)[1] > 0, timeout_s=60)
+        worker.evaluate(WATCH_JS, 200)
+        down_at = float(str(link["started_at"])) + GOOD_FOR_S
+        assert time.monotonic() < down_at - 2, "media took too long to start"
+
+        def seen(state: str) -> list[dict[str, object]]:
+            found: list[dict[str, object]] = worker.evaluate("window.__watch")
+            return [w for w in found if w["state"] == state]
+
+        wait_until(
+            "the worker's connection is down",
+            lambda: seen("disconnected") or seen("failed"),
+            timeout_s=40,
+        )
+        # While it is down, the voice sender stops (the page reacts within a beat).
+        wait_until(
+            "the worker's voice sender stopped while the connection is down",
+            lambda: any(not any(w["audio"]) for w in seen("disconnected") + seen("failed")),
+            timeout_s=20,
+        )
+        before = audio(client)[1]
+        # Back: the voice starts again, and the client hears the worker.
+        wait_until(
+            "the worker's connection is back with its voice sender on",
+            lambda: bool(seen("connected")) and all(seen("connected")[-1]["audio"]),
+            timeout_s=60,
+        )
+        wait_until(
+            "the client hears the worker again", lambda: audio(client)[1] > before, timeout_s=30
+        )
+        watched = worker.evaluate("window.__watch")
+    sys.stdout.write(
+        json.dumps(
+            {
+                "test": "issue-9-senders-stop-while-down",
+                "states": sorted({str(w["state"]) for w in watched}),
+                "samples_down_with_voice_off": sum(
+                    1 for w in watched if w["state"] != "connected" and not any(w["audio"])
+                ),
+            }
+        )
+        + "\n"
+    )
