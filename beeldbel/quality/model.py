@@ -135,6 +135,7 @@ __all__ = [
     "Trial",
     "Unpin",
     "add_sender",
+    "cap_kbps",
     "fitting_mode",
     "new_quality",
     "outcome_of",
@@ -184,7 +185,7 @@ class ModeSpec:
     the largest picture (``scaleResolutionDownBy`` from the camera's), ``max_fps`` its
     ``maxFramerate`` (0 for stills and audio). ``still_every_s``: in ``stills`` a fresh
     picture this often. Audio is Opus at ``audio_kbps`` in ``ptime_ms`` packets: 60 ms on
-    the weak rungs (``low`` and below), where 20 ms headers alone would cost 20 kbit/s.
+    the weak rungs (``sd`` and below), where 20 ms headers alone would cost 20 kbit/s.
     With ``red`` every packet also carries the one before it (RFC 2198, Chrome's
     ``audio/red``), so a single lost packet is not heard: Opus's own in-band FEC is no
     help at these rates (libopus adds it only above about 21 kbit/s at wideband, and only
@@ -215,31 +216,35 @@ class ModeSpec:
     def moving_video(self) -> bool:
         return self.max_fps > 0
 
-    @property
-    def cap_kbps(self) -> float | None:
-        """The most the browser's congestion control may estimate in this mode (None: no cap).
-
-        On the rungs without moving video, the need: a browser that sends less than it may
-        pads up towards its estimate now and then, and on a thin link that padding queues
-        ahead of the voice. A probe raises the cap with the mode it tries.
-        """
-        return None if self.moving_video else self.need_kbps
-
 
 SPECS: Final[dict[Mode, ModeSpec]] = {
     # 500 + 2 x 32 + 20 headers = 584 kbit/s on the wire
     Mode.HD: ModeSpec(Mode.HD, 672, 500, 640, 480, 25, None, 32, 20, red=True),
-    # 180 + 2 x 24 + 20 = 248
-    Mode.SD: ModeSpec(Mode.SD, 285, 180, 320, 240, 15, None, 24, 20, red=True),
-    # 40 + 2 x 16 + 6.7 = 79: fits a weak uplink of ~100-128 kbit/s (measured on the
-    # emulator's rural and edge: at 64 kbit/s video it flapped between low and stills);
+    # 56 + 2 x 16 + 6.7 = 95: moving video above 10 fps on a rural uplink of 128 kbit/s
+    Mode.SD: ModeSpec(Mode.SD, 109, 56, 320, 240, 15, None, 16, 60, red=True),
+    # 32 + 2 x 16 + 6.7 = 71: fits a weak uplink of ~100 kbit/s (2G/EDGE-class at its best);
     # the encoder may go down to 160x120 at 5 fps on its own
-    Mode.LOW: ModeSpec(Mode.LOW, 91, 40, 320, 180, 10, None, 16, 60, red=True),
+    Mode.LOW: ModeSpec(Mode.LOW, 81, 32, 320, 180, 10, None, 16, 60, red=True),
     # a ~4 kB picture every 3 s (11 kbit/s) + 16 + 6.7 = 34
     Mode.STILLS: ModeSpec(Mode.STILLS, 40, 12, 320, 240, 0, 3.0, 16, 60),
     # 16 + 6.7 = 23
     Mode.AUDIO: ModeSpec(Mode.AUDIO, 26, 0, 0, 0, 0, None, 16, 60),
 }
+
+
+def cap_kbps(mode: Mode) -> float | None:
+    """The most the browser's congestion control may estimate in ``mode`` (None: no cap).
+
+    On the rungs without moving video, the need: a browser that sends less than it may pads
+    up towards its estimate now and then, and on a thin link that padding queues ahead of
+    the voice. Where video moves there is no cap: the estimate must be free to show more
+    than the mode sends (a probe is judged on it), and measured on the emulator's rural link
+    a cap at the next rung's need let ordinary dips of the estimate on a 384 kbit/s link
+    read as a weak link. A probe raises the cap with the mode it tries.
+    """
+    spec = SPECS[mode]
+    return None if spec.moving_video else spec.need_kbps
+
 
 HOLD_S: Final = 15.0  # at most one change per this on a steady link
 SUSTAIN_S: Final = 3.0  # reported time mild trouble must last before a step down
@@ -777,10 +782,14 @@ def _queued_ms(link: Link, report: Report) -> float:
     return report.rtt_ms - floor
 
 
-def _slow(link: Link, now: float) -> bool:
-    """The last round trip is too long for anything but the voice (:data:`SLOW_RTT_MS`)."""
-    report = _fresh_report(link, now)
+def _too_slow(report: Report | None) -> bool:
+    """The report's round trip is too long for anything but the voice (:data:`SLOW_RTT_MS`)."""
     return report is not None and report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS
+
+
+def _slow(link: Link, now: float) -> bool:
+    """The last fresh round trip is too long for anything but the voice."""
+    return _too_slow(_fresh_report(link, now))
 
 
 def _assess(
@@ -821,7 +830,7 @@ def _assess(
             worse(MILD, _down(mode), Reason.CONGESTION)
         elif loss > LOSSY and SPECS[mode].moving_video:
             worse(MILD, _down(mode), Reason.HEAVY_LOSS)
-        if report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS:
+        if _too_slow(report):
             if mode is not Mode.AUDIO:
                 # A 2G-class link (its shortest recent round trip is that long too) carries
                 # the voice only; a faster link with a queue that long loses one rung.
@@ -915,7 +924,7 @@ def _trial_failure(link: Link, trial: Trial, settled: float) -> bool:
         return False
     if report.loss > max(LOSSY, trial.loss_before + PROBE_LOSS_RISE):
         return True
-    if report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS:
+    if _too_slow(report):
         return True
     floor = _rtt_floor(link)
     if report.rtt_ms is None or trial.rtt_before is None or floor is None:

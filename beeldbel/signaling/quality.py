@@ -43,6 +43,7 @@ from beeldbel.quality.model import (
     Tick,
     Unpin,
     add_sender,
+    cap_kbps,
     new_quality,
     outcome_of,
     step,
@@ -72,7 +73,7 @@ def spec_of(mode: Mode) -> dict[str, object]:
         "audio_kbps": spec.audio_kbps,
         "ptime_ms": spec.ptime_ms,
         "red": spec.red,
-        "max_kbps": spec.cap_kbps,
+        "max_kbps": cap_kbps(spec.mode),
     }
 
 
@@ -106,6 +107,9 @@ class QualityDesk:
     def _add(self, call: Call, desk: _Desk, sender: str) -> list[Emit]:
         if any(link.sender == sender for link in desk.quality.links):
             return []
+        seat = call.seat(UUID(sender))
+        if seat is not None:
+            desk.roles.setdefault(sender, seat.role)
         now = self._now()
         desk.quality = add_sender(
             desk.quality, sender, now, start=START, measured_start=MEASURED_START
