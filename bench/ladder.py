@@ -36,8 +36,9 @@ holds, ≥ 0.95; jitter buffer p95 ≤ 300 ms everywhere; recovery after the out
 
 With ``--samples DIR`` each call's raw samples go to ``DIR/<profile>-<variant>.json``: per
 page and per 500 ms the counters above and what the page sent (transport and per kind), its
-congestion control's estimate (``bwe``), the round trip and the jitter buffer's target; and
-the controller's decisions with their reasons (the service's ``quality_mode`` log lines).
+congestion control's estimate (``bwe``), the round trip, the jitter buffer's target and the
+connection's state; and the controller's decisions with their reasons (the service's
+``quality_mode`` log lines).
 
 Usage: python -m bench.ladder --json [--profiles rural,edge,worst,schedule] [--seconds 180]
        [--variants on,off] [--samples DIR]
@@ -73,6 +74,7 @@ SAMPLER_JS = """
     Object.assign(row, { sent: 0, sentAudio: 0, sentVideo: 0, bwe: 0, rtt: 0 });
     for (const pc of window.__pcs) {
       if (pc.connectionState === 'closed') continue;
+      row.state = pc.connectionState;
       (await pc.getStats()).forEach((r) => {
         if (r.type === 'transport') row.sent += r.bytesSent || 0;
         if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
