@@ -236,7 +236,8 @@ def measured(start: Mode = START, then: Mode = MEASURED_START, **caps: Mode) -> 
 
 
 @pytest.mark.parametrize(
-    ("rtt", "first"), [(60.0, Mode.LOW), (300.0, Mode.LOW), (500.0, Mode.LOW), (800.0, None)]
+    ("rtt", "first"),
+    [(60.0, Mode.LOW), (300.0, Mode.LOW), (399.0, Mode.LOW), (500.0, Mode.STILLS), (800.0, None)],
 )
 def test_the_first_round_trip_picks_the_start(rtt: float, first: Mode | None) -> None:
     # No round trip yet in the first report (ICE still checking): nothing is decided.

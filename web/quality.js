@@ -73,10 +73,11 @@ export function withRed(sdp, on) {
     .join('');
 }
 
-// The browser's congestion control starts from `startKbps` and is held to `maxKbps`, the
-// rung's need (x-google-start-bitrate and x-google-max-bitrate on every video codec of the
-// description we apply: Chrome takes them from the codec it sends with, whether video is sent
-// or not; and b=AS/b=TIAS on the video section). From its default start of 300 kbit/s it
+// The browser's congestion control starts from `startKbps` and, on the rungs without moving
+// video, is held to `maxKbps`, the rung's need (x-google-start-bitrate and
+// x-google-max-bitrate on every video codec of the description we apply: Chrome takes them
+// from the codec it sends with, whether video is sent or not; and b=AS/b=TIAS on the video
+// section; Chrome keeps the second). From its default start of 300 kbit/s it
 // probes the link at 3 and 6 times that as soon as media flows, and while it sends less than
 // it may it pads up towards its estimate now and then: on the emulator's worst profile
 // (32 kbit/s up) 40 kB at once, then a few kB every half minute, each a queue ahead of the
@@ -97,7 +98,7 @@ export function withBitrates(sdp, startKbps, maxKbps) {
         // whichever side offered (libwebrtc's max_bandwidth_bps); x-google-max-bitrate
         // below takes only on the offering side.
         const at = lines.findIndex((line) => line.startsWith('c='));
-        lines.splice(at + 1, 0, `b=AS:${maxKbps}`, `b=TIAS:${maxKbps * 1000}`);
+        lines.splice(at >= 0 ? at + 1 : 1, 0, `b=AS:${maxKbps}`, `b=TIAS:${maxKbps * 1000}`);
       }
       const codecs = [];
       for (const line of lines) {

@@ -57,8 +57,9 @@ The rules, with the constants that carry them:
   report, a good one reaches ``hd`` through its first probe. With ``measured_start`` a
   link starts in a cheap mode (the service starts in ``audio``: no load but the voice)
   and its first report that carries a round trip picks the start: ``measured_start`` if
-  the round trip is under :data:`SLOW_RTT_MS`, else it stays. That choice is the start,
-  not a step up; every later step up is a probe.
+  the round trip is under :data:`EDGE_RTT_MS`, one rung below it under
+  :data:`SLOW_RTT_MS`, else it stays. That choice is the start, not a step up; every
+  later step up is a probe.
 * **Long round trips.** A round trip of :data:`SLOW_RTT_MS` or more (a 2G/EDGE-class
   link, or a queue that long) is no place for pictures. The browser's congestion control
   answers too late there to keep video from queueing ahead of the voice, and with any video
@@ -97,6 +98,7 @@ from beeldbel.errors import InvalidInput, NotFound
 
 __all__ = [
     "CLEAN_BEFORE_PROBE_S",
+    "EDGE_RTT_MS",
     "FIRST_REPORT_GRACE_S",
     "HOLD_S",
     "LADDER",
@@ -254,6 +256,10 @@ RANDOM_LOSS: Final = 0.03  # this much loss without a rising round trip is no co
 LOSSY: Final = 0.10  # more than this is too much for moving video, rising delay or not
 HEAVY_LOSS: Final = 0.25  # at least this: one rung down at once
 SLOW_RTT_MS: Final = 650.0  # a round trip this long carries the voice only
+# A first round trip this long (EDGE-class) starts a rung lower: nothing is known of the
+# link's capacity yet, and the browser's start-up probing on top of moving video overran the
+# emulator's edge uplink (100 kbit/s) for seconds (measured: 92-133 kbit/s sent in `low`).
+EDGE_RTT_MS: Final = 400.0
 QUEUE_MS: Final = 300.0  # a round trip this far above the recent minimum: a standing queue
 RTT_RISE_MS: Final = 100.0  # a round trip this far above the recent minimum is rising...
 RTT_RISE_FRACTION: Final = 0.5  # ...or this share of it, or twice the jitter, if larger
@@ -598,7 +604,8 @@ def new_quality(
     Links start in ``start`` (default ``sd``: a good link reaches ``hd`` by its first
     probe, a weak one drops at its first report), capped by ``caps``. With
     ``measured_start``, a link's first report with a round trip under
-    :data:`SLOW_RTT_MS` moves it from ``start`` to ``measured_start`` (capped).
+    :data:`EDGE_RTT_MS` moves it from ``start`` to ``measured_start`` (capped), one under
+    :data:`SLOW_RTT_MS` to the rung below that (if above ``start``).
     """
     links = []
     for sender in senders:
@@ -707,6 +714,8 @@ def _measured_start(link: Link, rtt_ms: float, now: float, commands: list[Comman
     link = replace(link, start_when_measured=None)
     if wanted is None or rtt_ms >= SLOW_RTT_MS or link.pin is not None or link.trial:
         return link
+    if rtt_ms >= EDGE_RTT_MS:
+        wanted = _down(wanted)
     if len(link.history) != 1 or rank(_lowest(wanted, link.cap)) <= rank(link.mode):
         return link  # something else moved it first
     return _apply(link, _lowest(wanted, link.cap), Reason.START, now, commands)
