@@ -439,9 +439,10 @@ def texts_outside_catalog(page: Page) -> list[str]:
     """Visible texts (and labels, alt texts) of the page that are no value of its catalog.
 
     Elements marked ``data-i18n-data`` hold data (names, dates, codes) and are skipped;
-    a text made of no letters (punctuation, numbers, separators) is not language.
+    a text made of no letters (punctuation, numbers, separators) is not language. A catalog
+    value that follows data (" is zwak: …" after a name) counts without its spaces.
     """
-    values = set(catalog(language_of(page)).values())
+    values = {value.strip() for value in catalog(language_of(page)).values()}
     return [text for text in page.evaluate(_TEXTS_JS) if text not in values]
 
 
