@@ -35,7 +35,8 @@ video ≥ 10 fps; ``edge`` holds, ≥ 0.97, a fresh picture at least every 5 s; 
 holds, ≥ 0.95; jitter buffer p95 ≤ 300 ms everywhere; recovery after the outage ≤ 3 s.
 
 With ``--samples DIR`` each call's raw samples go to ``DIR/<profile>-<variant>.json``: per
-page and per 500 ms the counters above and what the page sent (transport and per kind), its
+page and per 500 ms the counters above and what the page sent (transport and per kind; RTP
+headers and padding per kind), its
 congestion control's estimate (``bwe``), the round trip, the jitter buffer's target and the
 connection's state; and the controller's decisions with their reasons (the service's
 ``quality_mode`` log lines).
@@ -72,6 +73,7 @@ SAMPLER_JS = """
     const row = { t: Date.now(), total: 0, concealed: 0, silent: 0 };
     Object.assign(row, { jbDelay: 0, jbCount: 0, jbTarget: 0, frames: 0 });
     Object.assign(row, { sent: 0, sentAudio: 0, sentVideo: 0, bwe: 0, rtt: 0 });
+    Object.assign(row, { headerAudio: 0, headerVideo: 0 });
     for (const pc of window.__pcs) {
       if (pc.connectionState === 'closed') continue;
       row.state = pc.connectionState;
@@ -84,6 +86,9 @@ SAMPLER_JS = """
         if (r.type === 'outbound-rtp') {
           if (r.kind === 'audio') row.sentAudio += r.bytesSent || 0;
           else row.sentVideo += r.bytesSent || 0;
+          // RTP headers and padding (probes): webrtc-stats count padding here, not in bytesSent
+          if (r.kind === 'audio') row.headerAudio += r.headerBytesSent || 0;
+          else row.headerVideo += r.headerBytesSent || 0;
         }
         if (r.type === 'inbound-rtp' && r.kind === 'audio') {
           row.jbTarget += r.jitterBufferTargetDelay || 0;

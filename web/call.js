@@ -389,7 +389,8 @@ export class CallSession extends EventTarget {
     });
     if (peer.offerer) {
       for (const kind of ['audio', 'video']) {
-        const init = { direction: 'sendrecv', sendEncodings: [this.quality.encoding(kind)] };
+        const direction = this.quality.direction(kind);
+        const init = { direction, sendEncodings: [this.quality.encoding(kind)] };
         // Only the picture goes with our stream: the voice in a stream of its own is never
         // held back to keep lips in sync (see attachTracks).
         if (this.stream && kind === 'video') init.streams = [this.stream];
@@ -535,7 +536,8 @@ export class CallSession extends EventTarget {
       if (this.stream && kind === 'video' && transceiver.sender.setStreams) {
         transceiver.sender.setStreams(this.stream);
       }
-      if (transceiver.direction !== 'sendrecv') transceiver.direction = 'sendrecv';
+      const direction = this.quality.direction(kind); // recvonly: our video is off (`audio`)
+      if (transceiver.direction !== direction) transceiver.direction = direction;
     }
   }
 

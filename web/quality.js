@@ -11,7 +11,9 @@
 // * A `mode` from the server is applied to our senders: `hd`, `sd`, `low` with
 //   RTCRtpSender.setParameters (maxBitrate, scaleResolutionDownBy, maxFramerate); `stills`
 //   by sending a canvas that is redrawn from the camera every few seconds (captureStream(0)
-//   and requestFrame); `audio` by switching video sending off (encodings[0].active = false).
+//   and requestFrame); `audio` by switching video sending off (encodings[0].active = false
+//   at once, and the video transceiver `recvonly` with the next negotiation: a sender that
+//   is merely inactive still carries the congestion control's padding; see `direction`).
 //   Audio comes first in every mode: Opus keeps its in-band FEC (Chrome offers
 //   useinbandfec=1), its maxBitrate follows the mode, and from `sd` down it moves to 60 ms
 //   packets. Chromium 156 ignores a `ptime` in setParameters but honours `a=ptime` in the
@@ -69,6 +71,31 @@ export function withRed(sdp, on) {
         const rest = types.split(' ').filter((pt) => pt !== first);
         return `${head} ${[first, ...rest].join(' ')}`;
       });
+    })
+    .join('');
+}
+
+// The RTP header extensions libwebrtc's congestion control works with (transport-wide
+// sequence numbers, abs-send-time), and its feedback.
+const BWE_LINE =
+  /^a=(extmap:\d+(\/\w+)? (http:\/\/www\.ietf\.org\/id\/draft-holmer-rmcat-transport-wide-cc-extensions-01|http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/abs-send-time)|rtcp-fb:\d+ transport-cc)\s*$/;
+
+// The audio sections of a description without those extensions: the voice we send then
+// carries none of them, and a stream without them cannot carry the congestion control's
+// probes. With the video transceiver `recvonly` (our `audio` mode), Chrome padded its voice
+// stream instead: on the emulator's worst profile (32 kbit/s up) 15-25 kbit/s of padding for
+// 2-6 s every 10-40 s, on top of 23 kbit/s of voice, each burst a queue the far side's
+// jitter buffer then kept for half a minute (300-690 ms). Only our sending changes: what we
+// receive is governed by our own description.
+export function withoutProbes(sdp) {
+  return sdp
+    .split(/(?=^m=)/m)
+    .map((section) => {
+      if (!section.startsWith('m=audio')) return section;
+      return section
+        .split('\r\n')
+        .filter((line) => !BWE_LINE.test(line))
+        .join('\r\n');
     })
     .join('');
 }
@@ -262,7 +289,12 @@ export class QualityAgent {
       });
     }
     if (pair) {
-      if (typeof pair.availableOutgoingBitrate === 'number') raw.bw = pair.availableOutgoingBitrate / 1000;
+      // With no probes and no feedback on anything we send (`quiet`), the estimate only
+      // drifts upwards (measured on worst: 26 -> 708 kbit/s in 90 s): we report none.
+      const fed = !this.quiet;
+      if (fed && typeof pair.availableOutgoingBitrate === 'number') {
+        raw.bw = pair.availableOutgoingBitrate / 1000;
+      }
       if (typeof pair.currentRoundTripTime === 'number') raw.rtt = pair.currentRoundTripTime * 1000;
     }
     return raw;
@@ -363,10 +395,23 @@ export class QualityAgent {
       if (!peer.pc) continue;
       for (const transceiver of peer.pc.getTransceivers()) {
         if (transceiver.stopped || transceiver.currentDirection === 'stopped') continue;
-        if (transceiver.receiver.track.kind === kind) out.push({ peer, sender: transceiver.sender });
+        if (transceiver.receiver.track.kind !== kind) continue;
+        out.push({ peer, sender: transceiver.sender, transceiver });
       }
     }
     return out;
+  }
+
+  // What our transceivers of `kind` want. In `audio` no video is sent at all: the video
+  // transceiver turns `recvonly`. A video sender that is only switched off (active: false)
+  // still carries the congestion control's probes: measured on the emulator's worst profile
+  // (32 kbit/s up), the client's page in `audio` sent 15-25 kbit/s of padding on its video
+  // stream (its RTP header bytes) for 2-6 s every 10-40 s, whenever loss had knocked its
+  // estimate down, and each burst queued the voice for a second and left the worker's jitter
+  // buffer at 300-690 ms for half a minute. Without a video sender there is nothing to pad.
+  direction(kind) {
+    const audioOnly = this.enabled && this.spec && this.mode === 'audio';
+    return kind === 'video' && audioOnly ? 'recvonly' : 'sendrecv';
   }
 
   camera() {
@@ -412,7 +457,12 @@ export class QualityAgent {
     }
     if (mode === 'stills') await this.startStills(spec.still_every_s || 3);
     else this.stopStills();
-    for (const { peer, sender } of this.senders('video')) {
+    let turned = false;
+    for (const { peer, sender, transceiver } of this.senders('video')) {
+      if (transceiver.direction !== this.direction('video')) {
+        transceiver.direction = this.direction('video'); // negotiated below
+        turned = true;
+      }
       if (mode === 'audio' || peer.paused) {
         await this.setEncoding(sender, { active: false });
         continue;
@@ -437,8 +487,10 @@ export class QualityAgent {
     const ptime = spec.ptime_ms === 60 ? 60 : 20;
     const red = Boolean(spec.red);
     const maxKbps = spec.max_kbps || 0;
-    if (ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps) {
-      Object.assign(this, { ptime, red, maxKbps });
+    const quiet = mode === 'audio'; // nothing but the voice: no probes on it either
+    const changed = ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps;
+    if (turned || changed || quiet !== this.quiet) {
+      Object.assign(this, { ptime, red, maxKbps, quiet });
       this.session.renegotiateAll();
     }
     if (previous !== mode) this.session.changed('mode', { mode, probe: this.probe });
@@ -547,6 +599,7 @@ export class QualityAgent {
     if (!this.enabled || !description || !description.sdp) return description;
     let sdp = withBitrates(withRed(description.sdp, this.red), START_KBPS, this.maxKbps);
     if (this.ptime !== 20) sdp = withPtime(sdp, this.ptime);
+    if (this.quiet) sdp = withoutProbes(sdp);
     return { type: description.type, sdp };
   }
 

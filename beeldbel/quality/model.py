@@ -68,10 +68,23 @@ The rules, with the constants that carry them:
   queue makes the far side's jitter buffer grow for tens of seconds. A link not in
   ``audio`` steps down once such a round trip lasts :data:`SUSTAIN_S` (whatever the hold):
   to ``audio`` when even its shortest recent round trip is that long (the link itself is
-  that slow), one rung otherwise (a queue on a faster link, which drains). No probe starts
+  that slow), one rung otherwise (a queue on a faster link, which drains), but stills stay
+  until every round trip of the last :data:`SLOW_CONFIRM_S` was that long. No probe starts
   while the round trip is that long. A round trip standing :data:`QUEUE_MS` above the
   recent minimum with moving video is mild trouble even without loss: a queue that long is
   delay the voice waits in.
+* **Stills spare the voice.** A picture every few seconds hardly competes with the voice,
+  so queues and congestion (loss with a rising round trip) do not take a link from
+  ``stills`` to ``audio``: that takes an estimate short of what stills need, heavy loss, a
+  2G-class link or a queue that stands (above). Measured on the emulator's edge profile,
+  stepping from stills to audio on a queue cost a 20 s picture gap for no better voice.
+* **A probe's aftermath.** A probe that congested the link (loss or round trip rose)
+  knocks the browser's estimate down with its own losses; for :data:`PROBE_AFTERMATH_S`
+  after it the estimate does not judge the committed mode (loss, round trip and
+  concealment still do) unless the round trip shows a queue: then the link may have fallen
+  meanwhile, and the estimate is believed. A probe that failed only because the estimate
+  did not cover the new mode leaves the estimate trusted: far below even the committed
+  mode, it steps down at once.
 * **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
   come rarely; :data:`FIRST_REPORT_GRACE_S` before the first one), or nearly all audio
   concealed at the far end: ``audio`` at once and an ``outage`` hint. Reports coming back
@@ -104,10 +117,13 @@ __all__ = [
     "LADDER",
     "OUTAGE_AFTER_S",
     "PHONE_AFTER_S",
+    "PROBE_AFTERMATH_S",
     "PROBE_S",
     "PROBE_SETTLE_S",
     "PROBE_WAIT_S",
     "QUEUE_MS",
+    "SEVERE_FRACTION",
+    "SLOW_CONFIRM_S",
     "SLOW_RTT_MS",
     "SPECS",
     "SUSTAIN_S",
@@ -260,6 +276,9 @@ SLOW_RTT_MS: Final = 650.0  # a round trip this long carries the voice only
 # link's capacity yet, and the browser's start-up probing on top of moving video overran the
 # emulator's edge uplink (100 kbit/s) for seconds (measured: 92-133 kbit/s sent in `low`).
 EDGE_RTT_MS: Final = 400.0
+# In stills a round trip of SLOW_RTT_MS on a faster link costs the picture only once it has
+# lasted this long: a still now and then hardly competes with the voice, and a queue drains.
+SLOW_CONFIRM_S: Final = 10.0
 QUEUE_MS: Final = 300.0  # a round trip this far above the recent minimum: a standing queue
 RTT_RISE_MS: Final = 100.0  # a round trip this far above the recent minimum is rising...
 RTT_RISE_FRACTION: Final = 0.5  # ...or this share of it, or twice the jitter, if larger
@@ -285,6 +304,12 @@ PROBE_WAIT_S: Final = 6.0  # past PROBE_S without a report: the probe failed
 PROBE_PASS_FRACTION: Final = 1.0  # a probe commits if the estimate covers this much need
 PROBE_LOSS_RISE: Final = 0.03  # loss this much above the recent mean (and above LOSSY)...
 PROBE_RTT_FRACTION: Final = 0.25  # a probe fails on a rise of this share (or RTT_RISE_MS)
+# After a failed probe the browser's estimate is knocked down by the probe's own losses (its
+# loss-based part halves it and climbs back at ~8 % a second): for this long it says nothing
+# about the committed mode. Measured on the emulator's rural link: a probe from sd into hd
+# left an estimate of 65 kbit/s (sd sends ~95), and judged on it the link fell to stills and
+# spent 100 s there. Loss, round trip and concealment still count.
+PROBE_AFTERMATH_S: Final = 8.0
 PROBE_BACKOFF_S: Final = 15.0  # wait after a failed probe, doubling each time...
 PROBE_BACKOFF_MAX_S: Final = 120.0  # ...up to this
 SETTLED_S: Final = 60.0  # a rung held this long was no fluke: failed probes count afresh
@@ -528,6 +553,7 @@ class Link:
     phoned: bool = False
     start_when_measured: Mode | None = None  # the start a short first round trip picks
     loss_ignored_until: float = 0.0  # loss reported until then is a rolled-back probe's
+    estimate_ignored_until: float = 0.0  # ...and an estimate it knocked down
 
     @property
     def trouble_since(self) -> float | None:
@@ -791,9 +817,29 @@ def _queued_ms(link: Link, report: Report) -> float:
     return report.rtt_ms - floor
 
 
+def _queueing(link: Link, report: Report) -> bool:
+    """The round trip shows a queue: too long for pictures, or standing well above its floor."""
+    return _too_slow(report) or _queued_ms(link, report) >= QUEUE_MS
+
+
 def _too_slow(report: Report | None) -> bool:
     """The report's round trip is too long for anything but the voice (:data:`SLOW_RTT_MS`)."""
     return report is not None and report.rtt_ms is not None and report.rtt_ms >= SLOW_RTT_MS
+
+
+def _slow_for(link: Link, now: float, seconds: float) -> bool:
+    """Every round trip reported over the last ``seconds`` was too long for pictures."""
+    recent = [x for x in link.sent if x.at > now - seconds]
+    if not recent or min(x.at - x.interval_s for x in recent) > now - seconds + 0.5:
+        return False  # the reports do not cover that long yet
+    return all(x.rtt_ms is not None and x.rtt_ms >= SLOW_RTT_MS for x in recent)
+
+
+def _sparing_stills(mode: Mode) -> Mode:
+    """One rung down for a queue, but stills stay: a picture every few seconds hardly
+    competes with the voice (on the emulator's edge profile, stepping from stills to audio
+    on a queue made a picture gap of 20 s, and the voice was no better for it)."""
+    return mode if mode is Mode.STILLS else _down(mode)
 
 
 def _slow(link: Link, now: float) -> bool:
@@ -829,6 +875,11 @@ def _assess(
     report = _fresh_report(link, now)
     if sending and report is not None and link.heard_at > after:
         available = report.available_kbps
+        probing = link.trial is not None or now < link.estimate_ignored_until
+        if probing and not _queueing(link, report):
+            # A probe's doing, not the committed mode's (PROBE_AFTERMATH_S); but with a queue
+            # on the link the estimate is believed: the link may have fallen meanwhile.
+            available = None
         if available is not None and available < SHORT_FRACTION * need:
             severe = available < SEVERE_FRACTION * need
             worse(SEVERE if severe else MILD, fitting_mode(available), Reason.WEAK_UPLINK)
@@ -836,15 +887,20 @@ def _assess(
         if loss >= HEAVY_LOSS and mode is not Mode.AUDIO:
             worse(URGENT, _down(mode), Reason.HEAVY_LOSS)
         elif loss > RANDOM_LOSS and _delay_rising(link, report):
-            worse(MILD, _down(mode), Reason.CONGESTION)
+            worse(MILD, _sparing_stills(mode), Reason.CONGESTION)
         elif loss > LOSSY and SPECS[mode].moving_video:
             worse(MILD, _down(mode), Reason.HEAVY_LOSS)
         if _too_slow(report):
             if mode is not Mode.AUDIO:
                 # A 2G-class link (its shortest recent round trip is that long too) carries
-                # the voice only; a faster link with a queue that long loses one rung.
+                # the voice only; a faster link with a queue that long loses one rung, and
+                # its stills only once the queue has stood for SLOW_CONFIRM_S.
                 floor = _rtt_floor(link)
-                to = Mode.AUDIO if floor is not None and floor >= SLOW_RTT_MS else _down(mode)
+                to = _sparing_stills(mode)
+                if floor is not None and floor >= SLOW_RTT_MS:
+                    to = Mode.AUDIO
+                elif _slow_for(link, now, SLOW_CONFIRM_S):
+                    to = _down(mode)
                 worse(URGENT, to, Reason.CONGESTION)
         elif SPECS[mode].moving_video and _queued_ms(link, report) >= QUEUE_MS:
             worse(MILD, _down(mode), Reason.CONGESTION)
@@ -906,24 +962,26 @@ def _judge_trial(link: Link, now: float, commands: list[Command]) -> Link:
     settled = trial.started_at + PROBE_SETTLE_S
     if now < settled:
         return link
-    level, target, reason = _assess(link, now, after=settled - 1e-6)
+    level, _, _ = _assess(link, now, after=settled - 1e-6)  # the estimate aside
     if level > 0 or _trial_failure(link, trial, settled):
-        link = _end_trial(link, now, commands, ok=False)
-        if level == SEVERE and reason is Reason.WEAK_UPLINK and rank(target) < rank(link.mode):
-            # The estimate is far below even the committed mode: the probe did not do that.
-            link = _apply(link, target, Reason.WEAK_UPLINK, now, commands)
-            link = _weak(link, commands)
-        return link
+        # The probe congested the link, and its losses knocked the estimate down with it.
+        return _end_trial(link, now, commands, ok=False, congested=True)
     if link.heard_at != now:
         return link
     trial = replace(trial, evidence=trial.evidence + 1)
     link = replace(link, trial=trial)
-    if now < trial.started_at + PROBE_S:
+    if now - trial.started_at < PROBE_S:  # has it run PROBE_S? (so, not started + PROBE_S)
         return link
     available = link.last.available_kbps if link.last is not None else None
     need = SPECS[trial.mode].need_kbps
     covered = available is None or available >= PROBE_PASS_FRACTION * need
-    return _end_trial(link, now, commands, ok=covered)
+    link = _end_trial(link, now, commands, ok=covered)
+    level, target, reason = _assess(link, now)
+    if level == SEVERE and reason is Reason.WEAK_UPLINK and rank(target) < rank(link.mode):
+        # Nothing congested, yet the estimate is far below even the committed mode: the
+        # link itself has fallen, and the probe did not do that. Down at once.
+        link = _weak(_apply(link, target, Reason.WEAK_UPLINK, now, commands), commands)
+    return link
 
 
 def _trial_failure(link: Link, trial: Trial, settled: float) -> bool:
@@ -942,7 +1000,9 @@ def _trial_failure(link: Link, trial: Trial, settled: float) -> bool:
     return report.rtt_ms > max(trial.rtt_before, floor) + margin
 
 
-def _end_trial(link: Link, now: float, commands: list[Command], *, ok: bool) -> Link:
+def _end_trial(
+    link: Link, now: float, commands: list[Command], *, ok: bool, congested: bool = False
+) -> Link:
     trial = link.trial
     assert trial is not None
     if ok:
@@ -977,6 +1037,7 @@ def _end_trial(link: Link, now: float, commands: list[Command], *, ok: bool) -> 
         # Receiver reports of the probe's losses still arrive a while after it (they come
         # every second or more, a round trip late), and loss is judged over SMOOTH_S.
         loss_ignored_until=now + SMOOTH_S,
+        estimate_ignored_until=now + PROBE_AFTERMATH_S if congested else 0.0,
         send_trouble=None,
         recv_trouble=None,
     )
@@ -1008,7 +1069,9 @@ def _start_trial(link: Link, now: float, commands: list[Command]) -> Link:
     assert last is not None
     trial = Trial(up, now, _mean(link.sent) or 0.0, last.rtt_ms)
     commands.append(Probe(link.sender, up))
-    return replace(link, trial=trial, applied_at=now)
+    # A link that probes has found its way up: a first round trip reported later picks no
+    # start any more (the start is no step up, and it must come before any probe).
+    return replace(link, trial=trial, applied_at=now, start_when_measured=None)
 
 
 # --- deciding -------------------------------------------------------------------------------

@@ -108,7 +108,8 @@ SETTLED_JS = "() => window.__pcs.every((p) => p.signalingState !== 'have-local-o
 def how_it_sends(page: Page) -> dict[str, object]:
     """What the page's connection sends with, from the remote description it applied (the
     ladder marks it: the first audio codec, the packet time, the congestion control's cap and
-    the video section's bandwidth limit)
+    the video section's bandwidth limit, whether the voice may carry the congestion control's
+    probes, and whether video is sent at all)
     """
     found: dict[str, object] = page.evaluate(
         """() => {
@@ -124,7 +125,10 @@ def how_it_sends(page: Page) -> dict[str, object]:
           const tias = (video.match(/^b=TIAS:(\\d+)/m) || [])[1];
           const as = (video.match(/^b=AS:(\\d+)/m) || [])[1];
           const limit = tias ? String(Number(tias) / 1000) : as || null;
-          return { codec, ptime, cap, limit };
+          // The congestion control's header extensions on the voice we send.
+          const probes = /transport-wide-cc|abs-send-time/.test(audio);
+          const camera = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
+          return { codec, ptime, cap, limit, probes, video: camera.currentDirection };
         }"""
     )
     return found
@@ -190,6 +194,10 @@ def test_the_call_holds_two_minutes_with_audio_flowing_on_a_weak_link(
         if not probe and mode == "audio":
             assert sends["cap"] == "26", sends
             assert sends["limit"] == "26", sends
+            # No video sender at all (inactive if the worker sends none either), and a voice
+            # that cannot carry padding: nothing on the link but the voice.
+            assert sends["video"] in ("recvonly", "inactive"), sends
+            assert sends["probes"] is False, sends
     sys.stdout.write(
         json.dumps(
             {
