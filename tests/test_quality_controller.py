@@ -403,8 +403,16 @@ def test_a_drop_from_384_to_64_kbits_steps_down_to_stills_within_3s_at_once(
 
 @pytest.mark.parametrize("every", [1.0, 2.0, 5.0])
 def test_a_mild_sustained_drop_steps_down_one_rung_within_3s(every: float) -> None:
-    # 85 kbit/s is short of sd (109) but not far below it: trouble, not an emergency.
-    trace = reports(CLIENT, 0, 90, every=every, available=lambda t: 330 if t < 60 else 85)
+    # 85 kbit/s is short of sd (109) but not far below it: trouble, not an emergency. The
+    # link shows the drop too: sd's ~95 kbit/s queue on it, and the round trip rises.
+    trace = reports(
+        CLIENT,
+        0,
+        90,
+        every=every,
+        available=lambda t: 330 if t < 60 else 85,
+        rtt=lambda t: 300 if t < 60 else 480,
+    )
     quality, log = play(started(), trace, 90)
 
     first_low_report = min(at for at, _ in trace if at > 60)
@@ -412,6 +420,29 @@ def test_a_mild_sustained_drop_steps_down_one_rung_within_3s(every: float) -> No
     assert command == SetMode(CLIENT, Mode.LOW, Reason.WEAK_UPLINK)
     assert at - first_low_report <= 3.0
     assert_ladder_rules(quality, log)
+
+
+@pytest.mark.parametrize("every", [1.0, 2.0, 5.0])
+def test_an_estimate_a_little_short_on_a_clean_link_leaves_moving_video_alone(
+    every: float,
+) -> None:
+    # rural, measured: sd, and from 30 s an estimate of 68 kbit/s (short of sd's 109, not
+    # far below it) for minutes, with 2 % random loss and a flat round trip; the sender sent
+    # what the estimate allowed and the far side showed 9-11 fps. The browser's own business;
+    # in stills, where the estimate is capped at the need, the same shortfall is ours.
+    assert SEVERE_FRACTION * SPECS[Mode.SD].need_kbps < 68 < 0.85 * SPECS[Mode.SD].need_kbps
+    estimate = lambda t: 130 if t < 30 else 68  # noqa: E731
+    trace = reports(CLIENT, 0, 150, every=every, available=estimate, rtt=300, loss=0.02)
+    quality, log = play(started(), trace, 150)
+
+    assert [c for _, c in moves(log, CLIENT) if c.reason is Reason.WEAK_UPLINK] == []
+    assert_ladder_rules(quality, log)
+
+    short = lambda t: 40 if t < 30 else 30  # noqa: E731  # stills need 40
+    trace = reports(CLIENT, 0, 60, every=every, available=short, rtt=300, loss=0.02)
+    quality, log = play(started(Mode.STILLS), trace, 60)
+    (_, command), *_ = moves(log, CLIENT)
+    assert command == SetMode(CLIENT, Mode.AUDIO, Reason.WEAK_UPLINK)
 
 
 def test_one_low_estimate_among_good_ones_is_not_a_sustained_drop() -> None:
