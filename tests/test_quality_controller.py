@@ -29,6 +29,8 @@ from beeldbel.quality.model import (
     OUTAGE_AFTER_S,
     PHONE_AFTER_S,
     PROBE_AFTERMATH_S,
+    PROBE_CLIMB,
+    PROBE_MAX_S,
     PROBE_S,
     PROBE_SETTLE_S,
     QUEUE_MS,
@@ -681,6 +683,46 @@ def test_a_link_that_falls_during_a_probe_steps_down_at_once_when_a_queue_shows_
     # the first report after the rolled-back probe has settled, not the aftermath's end
     assert at - failed_at <= PROBE_SETTLE_S + 1.0 < PROBE_AFTERMATH_S
     assert_ladder_rules(quality, log)
+
+
+@pytest.mark.parametrize("every", [1.0, 2.0])
+def test_a_clean_probe_whose_estimate_climbs_runs_on_until_it_covers_the_need(
+    every: float,
+) -> None:
+    # low on a rural-like uplink whose estimate started low (measured: 60 kbit/s). The probe
+    # into sd (15 s) is clean, and the estimate climbs at 8 % a second while the sender
+    # sends at it: sd's need (109) is covered only ~8 s in, after PROBE_S.
+    def estimate(t: float) -> float:
+        return 60 * 1.08 ** max(0.0, t - 15)
+
+    trace = reports(CLIENT, 0, 40, every=every, available=estimate, rtt=300, loss=0.02)
+    quality, log = play(started(Mode.LOW), trace, 40)
+
+    assert of(log, Probe, CLIENT)[0] == (15.0, Probe(CLIENT, Mode.SD))
+    (at, command), *_ = of(log, SetMode, CLIENT)
+    assert command == SetMode(CLIENT, Mode.SD, Reason.PROBE_OK)
+    assert 15 + PROBE_S < at <= 15 + PROBE_MAX_S
+    assert estimate(at) >= SPECS[Mode.SD].need_kbps
+    assert_ladder_rules(quality, log)
+
+
+@pytest.mark.parametrize("climb", [1.0, 1.03])  # flat; climbing, but not enough in time
+def test_a_probe_whose_estimate_does_not_climb_to_the_need_in_time_is_rolled_back(
+    climb: float,
+) -> None:
+    def estimate(t: float) -> float:
+        return 60 * climb ** max(0.0, t - 15)
+
+    trace = reports(CLIENT, 0, 40, available=estimate, rtt=300, loss=0.02)
+    _, log = play(started(Mode.LOW), trace, 40)
+
+    (at, command), *_ = of(log, SetMode, CLIENT)
+    assert command == SetMode(CLIENT, Mode.LOW, Reason.PROBE_FAILED)
+    if climb == 1.0:
+        assert at == 15 + PROBE_S  # no climb: judged on time
+    else:
+        assert 60 * climb**PROBE_S >= 60 * PROBE_CLIMB  # climbing, so it ran on...
+        assert at == 15 + PROBE_MAX_S  # ...to the end of its time
 
 
 def test_a_probe_whose_estimate_does_not_cover_the_new_mode_is_rolled_back() -> None:

@@ -54,7 +54,9 @@ The rules, with the constants that carry them:
   estimate far below even the old mode's need does, at once). A report
   at or after :data:`PROBE_S` with none of that, and an estimate that covers the new
   mode's whole need (:data:`PROBE_PASS_FRACTION`; the sender now sends at that mode, so
-  its estimate means something), commits it (``SetMode`` with reason ``probe_ok``). Going
+  its estimate means something), commits it (``SetMode`` with reason ``probe_ok``); a
+  clean probe whose estimate is still climbing towards the need (by :data:`PROBE_CLIMB`
+  since it began) runs on up to :data:`PROBE_MAX_S`. Going
   up needs the whole need and going down a shortfall below :data:`SHORT_FRACTION` of it:
   an estimate sitting on a boundary does not flap. No report by
   :data:`PROBE_S` + :data:`PROBE_WAIT_S` is a failure too. Failed probes back off
@@ -127,6 +129,8 @@ __all__ = [
     "OUTAGE_AFTER_S",
     "PHONE_AFTER_S",
     "PROBE_AFTERMATH_S",
+    "PROBE_CLIMB",
+    "PROBE_MAX_S",
     "PROBE_S",
     "PROBE_SETTLE_S",
     "PROBE_WAIT_S",
@@ -311,6 +315,13 @@ PROBE_S: Final = 5.0  # how long a probe runs before it can be committed
 PROBE_SETTLE_S: Final = 1.0  # reports earlier in a probe mostly describe the old mode
 PROBE_WAIT_S: Final = 6.0  # past PROBE_S without a report: the probe failed
 PROBE_PASS_FRACTION: Final = 1.0  # a probe commits if the estimate covers this much need
+# A clean probe whose estimate has climbed by this factor since it began, but not yet to the
+# need, runs on up to PROBE_MAX_S: the browser raises its estimate by some 8 % a second
+# while it sends at it, so from a low start (measured on the emulator's rural uplink: 60
+# kbit/s, with sd needing 109) five seconds are not enough, and the estimate went on
+# climbing after the probe had been rolled back.
+PROBE_CLIMB: Final = 1.15
+PROBE_MAX_S: Final = 12.0
 PROBE_LOSS_RISE: Final = 0.03  # loss this much above the recent mean (and above LOSSY)...
 PROBE_RTT_FRACTION: Final = 0.25  # a probe fails on a rise of this share (or RTT_RISE_MS)
 # After a failed probe the browser's estimate is knocked down by the probe's own losses (its
@@ -502,6 +513,7 @@ class Trial:
     loss_before: float  # the mean loss over the last RTT_WINDOW_S
     rtt_before: float | None
     evidence: int = 0  # reports from after the settling time
+    available_before: float | None = None  # the estimate when it began
 
 
 @dataclass(frozen=True, slots=True)
@@ -968,7 +980,8 @@ def _judge_trial(link: Link, now: float, commands: list[Command]) -> Link:
     trial = link.trial
     if trial is None:
         return link
-    if now >= trial.started_at + PROBE_S + PROBE_WAIT_S:
+    silent = link.heard_at < trial.started_at + PROBE_S or now - link.heard_at > PROBE_WAIT_S
+    if now - trial.started_at >= PROBE_S + PROBE_WAIT_S and silent:
         return _end_trial(link, now, commands, ok=False)  # no word from the sender
     settled = trial.started_at + PROBE_SETTLE_S
     if now < settled:
@@ -986,6 +999,10 @@ def _judge_trial(link: Link, now: float, commands: list[Command]) -> Link:
     available = link.last.available_kbps if link.last is not None else None
     need = SPECS[trial.mode].need_kbps
     covered = available is None or available >= PROBE_PASS_FRACTION * need
+    before = trial.available_before
+    climbing = available is not None and before is not None and available >= before * PROBE_CLIMB
+    if not covered and climbing and now - trial.started_at < PROBE_MAX_S:
+        return link  # clean, and the estimate is on its way up: give it the time it takes
     link = _end_trial(link, now, commands, ok=covered)
     level, target, reason = _assess(link, now)
     if level == SEVERE and reason is Reason.WEAK_UPLINK and rank(target) < rank(link.mode):
@@ -1078,7 +1095,7 @@ def _start_trial(link: Link, now: float, commands: list[Command]) -> Link:
     assert up is not None
     last = link.last
     assert last is not None
-    trial = Trial(up, now, _mean(link.sent) or 0.0, last.rtt_ms)
+    trial = Trial(up, now, _mean(link.sent) or 0.0, last.rtt_ms, 0, last.available_kbps)
     commands.append(Probe(link.sender, up))
     # A link that probes has found its way up: a first round trip reported later picks no
     # start any more (the start is no step up, and it must come before any probe).
