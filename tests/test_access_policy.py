@@ -271,6 +271,17 @@ def test_a_coordinator_plans_with_the_record_but_does_not_read_the_care_file() -
         decide(carla, frozenset({TEAM_B}), facts_, Action.READ, Category.RECORD, T0)
 
 
+@pytest.mark.parametrize("category", [Category.RECORD, Category.CARE_FILE])
+def test_no_care_basis_deletes_client_data(category: Category) -> None:
+    # Found by test_every_grant_is_justified in CI: the care team's grant (which never holds
+    # DELETE) came back for a DELETE, so a grant did not cover what was asked for.
+    roles = frozenset({Role.WORKER, Role.COORDINATOR})
+    anouk = Principal("staff:anouk", PrincipalKind.STAFF, roles, second_factor=True)
+    facts_ = ClientFacts(CLIENT, TEAM_A, frozenset({"staff:anouk"}))
+    with pytest.raises(Forbidden, match="do not delete"):
+        decide(anouk, frozenset({TEAM_A}), facts_, Action.DELETE, category, T0)
+
+
 def test_without_the_second_factor_even_the_care_team_is_refused() -> None:
     anouk = Principal("staff:anouk", PrincipalKind.STAFF, frozenset({Role.WORKER}))
     facts_ = ClientFacts(CLIENT, TEAM_A, frozenset({"staff:anouk"}))

@@ -98,6 +98,10 @@ def decide(
 
     if not principal.roles & CARE_ROLES:
         raise _refuse("client data is for care workers and coordinators", action, category)
+    if action not in CARE_ACTIONS:
+        # Before any basis is weighed: a grant always covers what was asked for, and no care
+        # basis covers this (deleting a file is retention's, the privacy officer's).
+        raise _refuse("care workers and coordinators do not delete client data", action, category)
 
     if principal.subject in facts.care_team:
         return grant(CARE_ACTIONS, Basis.CARE_TEAM)
