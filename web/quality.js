@@ -35,6 +35,7 @@ const OFFLINE_FALLBACK_MS = 5000;
 const CHECK_MS = 500;
 const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
+const QUIET_AFTER_MS = 5000; // see direction
 const LADDER = ['audio', 'stills', 'low', 'sd', 'hd'];
 
 export const rung = (mode) => LADDER.indexOf(mode);
@@ -176,6 +177,9 @@ export class QualityAgent {
     this.maxKbps = 0; // the congestion control's cap (see withBitrates); 0: none
     this.committed = null; // the spec of the last mode that was not a probe
     this.enabled = true;
+    this.settled = false; // `audio` has stood QUIET_AFTER_MS: video recvonly (see direction)
+    this.settleTimer = null;
+    this.quiet = false; // the voice goes without the congestion control's extensions
   }
 
   start() {
@@ -186,6 +190,8 @@ export class QualityAgent {
   stop() {
     clearInterval(this.timer);
     this.timer = null;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = null;
     this.stopStills();
   }
 
@@ -207,6 +213,7 @@ export class QualityAgent {
       this.ptime = start.spec.ptime_ms === 60 ? 60 : 20;
       this.red = Boolean(start.spec.red);
       this.maxKbps = start.spec.max_kbps || 0;
+      this.settle();
     }
   }
 
@@ -402,16 +409,36 @@ export class QualityAgent {
     return out;
   }
 
-  // What our transceivers of `kind` want. In `audio` no video is sent at all: the video
-  // transceiver turns `recvonly`. A video sender that is only switched off (active: false)
-  // still carries the congestion control's probes: measured on the emulator's worst profile
-  // (32 kbit/s up), the client's page in `audio` sent 15-25 kbit/s of padding on its video
-  // stream (its RTP header bytes) for 2-6 s every 10-40 s, whenever loss had knocked its
-  // estimate down, and each burst queued the voice for a second and left the worker's jitter
-  // buffer at 300-690 ms for half a minute. Without a video sender there is nothing to pad.
+  // What our transceivers of `kind` want. In `audio` no video is sent at all: once `audio`
+  // has stood QUIET_AFTER_MS, the video transceiver turns `recvonly`. A video sender that is
+  // only switched off (active: false) still carries the congestion control's probes:
+  // measured on the emulator's worst profile (32 kbit/s up), the client's page in `audio`
+  // sent 15-25 kbit/s of padding on its video stream (its RTP header bytes) for 2-6 s every
+  // 10-40 s, whenever loss had knocked its estimate down, and each burst queued the voice
+  // for a second and left the worker's jitter buffer at 300-690 ms for half a minute.
+  // Without a video sender there is nothing to pad. Not at once: every call starts in
+  // `audio` until its first round trip picks the start, and a start negotiated without a
+  // video sender leaves the congestion control's start-up probes nothing to ride on.
   direction(kind) {
-    const audioOnly = this.enabled && this.spec && this.mode === 'audio';
-    return kind === 'video' && audioOnly ? 'recvonly' : 'sendrecv';
+    const quiet = this.enabled && this.spec && this.mode === 'audio' && this.settled;
+    return kind === 'video' && quiet ? 'recvonly' : 'sendrecv';
+  }
+
+  // In `audio`, turn quiet once it has stood QUIET_AFTER_MS; out of it, at once not.
+  settle() {
+    if (this.mode !== 'audio') {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = null;
+      this.settled = false;
+      return;
+    }
+    if (this.settled || this.settleTimer) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = null;
+      if (this.mode !== 'audio') return;
+      this.settled = true;
+      this.reapply();
+    }, QUIET_AFTER_MS);
   }
 
   camera() {
@@ -450,6 +477,7 @@ export class QualityAgent {
     this.mode = mode;
     this.spec = spec;
     this.probe = Boolean(probe);
+    this.settle();
     const video = spec.video_kbps || 0;
     for (const { peer, sender } of this.senders('audio')) {
       const maxBitrate = Math.round((spec.audio_kbps || 32) * 1000);
@@ -487,7 +515,7 @@ export class QualityAgent {
     const ptime = spec.ptime_ms === 60 ? 60 : 20;
     const red = Boolean(spec.red);
     const maxKbps = spec.max_kbps || 0;
-    const quiet = mode === 'audio'; // nothing but the voice: no probes on it either
+    const quiet = this.direction('video') === 'recvonly'; // nothing but the voice: no probes on it
     const changed = ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps;
     if (turned || changed || quiet !== this.quiet) {
       Object.assign(this, { ptime, red, maxKbps, quiet });
