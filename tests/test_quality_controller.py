@@ -754,6 +754,24 @@ def test_successive_failed_probes_wait_longer_each_time() -> None:
     assert modes(quality, CLIENT) == [Mode.SD]
 
 
+def test_hopeless_probes_above_a_rung_reached_by_a_probe_keep_backing_off() -> None:
+    # rural's uplink: sd's need (109) fits, hd's (672) never will, and the estimate shows it
+    # (130). Once sd has held SETTLED_S the count of failed probes would start again at each
+    # later failure: measured on the bench, a probe into hd every 15-20 s for two minutes,
+    # each a queue ahead of the voice. A probe whose estimate stays under SEVERE_FRACTION of
+    # the need does not start it again.
+    trace = reports(CLIENT, 0, 600, available=130)
+    quality, log = play(started(Mode.LOW), trace, 600)
+
+    assert modes(quality, CLIENT) == [Mode.LOW, Mode.SD]
+    starts = [at for at, c in of(log, Probe, CLIENT) if c.mode is Mode.HD]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) >= 3, starts
+    assert gaps == sorted(gaps), gaps
+    assert gaps[-1] >= PROBE_S + 60, gaps
+    assert len(starts) <= 7, starts  # 15, 30, 60, 120, 120, ... s apart over ten minutes
+
+
 # --- a steady link on a mode boundary -------------------------------------------------------
 
 

@@ -60,7 +60,9 @@ The rules, with the constants that carry them:
   up needs the whole need and going down a shortfall below :data:`SHORT_FRACTION` of it:
   an estimate sitting on a boundary does not flap. No report by
   :data:`PROBE_S` + :data:`PROBE_WAIT_S` is a failure too. Failed probes back off
-  (:data:`PROBE_BACKOFF_S`, doubling up to :data:`PROBE_BACKOFF_MAX_S`).
+  (:data:`PROBE_BACKOFF_S`, doubling up to :data:`PROBE_BACKOFF_MAX_S`); the count
+  starts again once a rung reached by a probe has held :data:`SETTLED_S`, but not for a
+  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need.
 * **At most one change per** :data:`HOLD_S` on a steady link: only a severe or urgent
   step-down, an outage, a data-saver cap or the worker's pin may come sooner; a step up
   never does (a probe starts :data:`HOLD_S` after the last change at the earliest).
@@ -514,6 +516,7 @@ class Trial:
     rtt_before: float | None
     evidence: int = 0  # reports from after the settling time
     available_before: float | None = None  # the estimate when it began
+    available_peak: float | None = None  # the highest estimate reported since
 
 
 @dataclass(frozen=True, slots=True)
@@ -983,6 +986,10 @@ def _judge_trial(link: Link, now: float, commands: list[Command]) -> Link:
     silent = link.heard_at < trial.started_at + PROBE_S or now - link.heard_at > PROBE_WAIT_S
     if now - trial.started_at >= PROBE_S + PROBE_WAIT_S and silent:
         return _end_trial(link, now, commands, ok=False)  # no word from the sender
+    fresh = link.last.available_kbps if link.last is not None and link.heard_at == now else None
+    if fresh is not None and (trial.available_peak is None or fresh > trial.available_peak):
+        trial = replace(trial, available_peak=fresh)
+        link = replace(link, trial=trial)
     settled = trial.started_at + PROBE_SETTLE_S
     if now < settled:
         return link
@@ -1047,9 +1054,20 @@ def _end_trial(
             phoned=False,
         )
     commands.append(SetMode(link.sender, link.mode, Reason.PROBE_FAILED))
-    # The count starts again once a rung reached by a probe has held a long while.
+    # The count starts again once a rung reached by a probe has held a long while; not after
+    # a probe whose estimate never came near the new rung's need (under SEVERE_FRACTION of
+    # it): that link has no room for the rung, however long the one below has held. Measured
+    # on the emulator's rural link: sd held, and a probe into hd (672 kbit/s on a 128 kbit/s
+    # uplink, the estimate at 100-200) every 15-20 s, each a queue ahead of the voice.
     last = link.history[-1] if link.history else None
-    held = last is not None and last.reason is Reason.PROBE_OK and now - last.at >= SETTLED_S
+    peak = trial.available_peak
+    hopeless = peak is not None and peak < SEVERE_FRACTION * SPECS[trial.mode].need_kbps
+    held = (
+        not hopeless
+        and last is not None
+        and last.reason is Reason.PROBE_OK
+        and now - last.at >= SETTLED_S
+    )
     failed = 1 if held else link.failed_probes + 1
     backoff = min(PROBE_BACKOFF_S * 2 ** (failed - 1), PROBE_BACKOFF_MAX_S)
     return replace(
