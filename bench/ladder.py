@@ -77,6 +77,8 @@ SAMPLER_JS = """
     for (const pc of window.__pcs) {
       if (pc.connectionState === 'closed') continue;
       row.state = pc.connectionState;
+      // which side made the last offer (its rung's cap holds: web/quality.js reclaims)
+      row.remote = pc.remoteDescription ? pc.remoteDescription.type : null;
       (await pc.getStats()).forEach((r) => {
         if (r.type === 'transport') row.sent += r.bytesSent || 0;
         if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {

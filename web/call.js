@@ -9,7 +9,9 @@
 // rolls its own offer back when both offer at once). ICE candidates trickle through
 // `signal` messages. The offer carries an audio and a video transceiver in that order; the
 // answering side puts its tracks on the offered transceivers, so it never offers by itself
-// before the first exchange.
+// before the first exchange. After that, a page whose ladder rung caps its congestion
+// control offers again once it has answered: the cap holds only on the side that made the
+// last offer (QualityAgent.reclaims).
 //
 // Recovery. A socket that drops is reconnected with backoff (0.5 s doubling to 8 s, and at
 // once when the browser says it is online again) with a fresh token from `auth()`, for ever,
@@ -345,6 +347,7 @@ export class CallSession extends EventTarget {
         negotiated: false,
         makingOffer: false,
         ignoreOffer: false,
+        reclaimed: [], // when we last offered again after answering (see QualityAgent.reclaims)
         restarts: 0,
         restartTimer: null,
         needsRestart: false,
@@ -506,6 +509,8 @@ export class CallSession extends EventTarget {
       await this.attachTracks(pc);
       await pc.setLocalDescription();
       await this.sendDescription(peer, pc.localDescription);
+      // Our rung's cap on the congestion control holds only while we made the last offer.
+      if (this.quality.reclaims(peer)) peer.renegotiate = true;
     }
     peer.negotiated = true;
     if (peer.renegotiate && pc.signalingState === 'stable') this.negotiate(peer, pc);

@@ -36,6 +36,8 @@ const CHECK_MS = 500;
 const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
 const QUIET_AFTER_MS = 5000; // see direction
+const RECLAIMS = 4; // see reclaims
+const RECLAIM_WINDOW_MS = 30000;
 const LADDER = ['audio', 'stills', 'low', 'sd', 'hd'];
 
 export const rung = (mode) => LADDER.indexOf(mode);
@@ -110,11 +112,10 @@ export function withoutProbes(sdp) {
 // it may it pads up towards its estimate now and then: on the emulator's worst profile
 // (32 kbit/s up) 40 kB at once, then a few kB every half minute, each a queue ahead of the
 // voice that the far side's jitter buffer keeps for tens of seconds. Measured on Chromium
-// 156: the start takes on both sides; x-google-max-bitrate only on the side that made the
-// offer (the worker's page), whether the answering side finds it in the offer it applies or
-// in its own answer; b=AS in the offer the answering side applies stopped its padding (on
-// worst its sending stayed at 20-21 kbit/s in every 4 s of a 3-minute call, although its
-// estimate still read 141), and the far side's jitter buffer p95 fell from 300-619 ms to 30.
+// 156: the start takes on both sides; the cap only on the side that made the last offer,
+// whether the answering side finds it in the offer it applies or in its own answer, and
+// whether as x-google-max-bitrate, b=TIAS or b=AS: so a capped page that has just answered
+// makes the next offer itself (see reclaims).
 export function withBitrates(sdp, startKbps, maxKbps) {
   const sections = sdp.split(/(?=^m=)/m);
   return sections
@@ -177,6 +178,7 @@ export class QualityAgent {
     this.maxKbps = 0; // the congestion control's cap (see withBitrates); 0: none
     this.committed = null; // the spec of the last mode that was not a probe
     this.enabled = true;
+    this.placed = false; // the service has set a mode (see reclaims)
     this.settled = false; // `audio` has stood QUIET_AFTER_MS: video recvonly (see direction)
     this.settleTimer = null;
     this.quiet = false; // the voice goes without the congestion control's extensions
@@ -219,6 +221,7 @@ export class QualityAgent {
 
   onMode({ mode, spec, probe }) {
     if (!this.enabled) return;
+    this.placed = true;
     this.apply(mode, spec, probe);
   }
 
@@ -619,6 +622,31 @@ export class QualityAgent {
     this.stillCanvas = null;
     if (this.video) this.video.srcObject = null;
     this.video = null;
+  }
+
+  // Whether, having just answered `peer`'s offer, we should offer again ourselves. The
+  // congestion control's cap (withBitrates) takes in Chromium 156 only on the side whose
+  // remote description is an answer, that is the side that made the last offer: measured on
+  // the emulator's edge profile (100 kbit/s up) in `stills`, the client's estimate stayed at
+  // 53 kbit/s without padding while its remote description was the worker's answer, and
+  // climbed to 64-143 kbit/s with 21-80 kbit/s of padding bursts, each a queue ahead of the
+  // voice, while it was the worker's offer carrying the same lines. So a capped side that
+  // answered takes the next offer itself. When both sides are capped, only the polite side
+  // (the client in a 1:1 call) does, or each would answer the other's offer with one of its
+  // own for ever; and at most RECLAIMS offers per RECLAIM_WINDOW_MS, in case the two sides'
+  // views of each other's mode differ for a moment.
+  reclaims(peer, now = performance.now()) {
+    // Not before the service has set our first mode: the call's start is negotiated free for
+    // the browser's start-up probes (see direction).
+    if (!this.enabled || !this.maxKbps || !this.placed) return false;
+    const theirs = this.modes.get(peer.id);
+    const their = theirs ? rung(theirs.mode) : -1;
+    const theyCapped = their >= 0 && their <= rung('stills');
+    if (theyCapped && !peer.polite) return false;
+    peer.reclaimed = peer.reclaimed.filter((when) => now - when < RECLAIM_WINDOW_MS);
+    if (peer.reclaimed.length >= RECLAIMS) return false;
+    peer.reclaimed.push(now);
+    return true;
   }
 
   // What the session needs: the remote description to apply, marked with our packet time.
