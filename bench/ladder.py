@@ -27,6 +27,8 @@ Both pages sample their inbound media every 500 ms (``getStats``), and the figur
   0 when the controller is off);
 * ``recovery_s`` (schedule only): from the link's return after the outage until both hear
   each other again (``bench.recovery.back_after``);
+* ``stale_voice_drops``: per page, how often it dropped the voice waiting in its jitter
+  buffer after a queue (``dropStaleVoice`` in ``web/call.js``; 0 when the controller is off);
 * ``valid``: the emulator's self-check (``beeldbel.linkemu.calls.self_check``: delay, loss
   and rate within ±10 %); ``null`` for the schedule, which mixes profiles.
 
@@ -69,7 +71,19 @@ PROFILES = ("rural", "edge", "worst", "schedule")
 
 SAMPLER_JS = """
 (everyMs) => {
+  // the page's drops of stale voice (web/call.js dropStaleVoice): its only local rollbacks
+  window.__drops = window.__drops || [];
+  const countDrops = (pc) => {
+    if (pc.__dropsCounted) return;
+    pc.__dropsCounted = true;
+    const original = pc.setLocalDescription.bind(pc);
+    pc.setLocalDescription = (description) => {
+      if (description && description.type === 'rollback') window.__drops.push(Date.now());
+      return original(description);
+    };
+  };
   const sample = async () => {
+    window.__pcs.forEach(countDrops);
     const row = { t: Date.now(), total: 0, concealed: 0, silent: 0 };
     Object.assign(row, { jbDelay: 0, jbCount: 0, jbTarget: 0, frames: 0 });
     Object.assign(row, { sent: 0, sentAudio: 0, sentVideo: 0, bwe: 0, rtt: 0 });
@@ -103,6 +117,7 @@ SAMPLER_JS = """
         if (r.type === 'inbound-rtp' && r.kind === 'video') row.frames += r.framesDecoded || 0;
       });
     }
+    row.drops = window.__drops.length;
     return row;
   };
   window.__ladder = [];
@@ -239,6 +254,9 @@ def one_call(
         if quality is None
         else {d["role"]: d["modes"] for d in quality["directions"]},
         "recovery_s": recovery,
+        "stale_voice_drops": {
+            name: found[-1]["drops"] if found else 0 for name, found in rows.items()
+        },
         "valid": None if check is None else bool(check["valid"]),
         "self_check": check,
         "seconds": seconds,

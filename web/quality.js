@@ -36,6 +36,9 @@ const CHECK_MS = 500;
 const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
 const QUIET_AFTER_MS = 5000; // see direction
+const STALE_VOICE_MS = 450; // see watchPlayout
+const DROP_EVERY_MS = 10000;
+const PLAYOUT_CHECK_MS = 1000;
 const RECLAIMS = 4; // see reclaims
 const RECLAIM_WINDOW_MS = 30000;
 const LADDER = ['audio', 'stills', 'low', 'sd', 'hd'];
@@ -179,6 +182,10 @@ export class QualityAgent {
     this.committed = null; // the spec of the last mode that was not a probe
     this.enabled = true;
     this.placed = false; // the service has set a mode (see reclaims)
+    this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
+    this.playoutAt = 0;
+    this.rtts = []; // the last round trips read there
+    this.droppedAt = -Infinity; // when we last dropped stale voice
     this.settled = false; // `audio` has stood QUIET_AFTER_MS: video recvonly (see direction)
     this.settleTimer = null;
     this.quiet = false; // the voice goes without the congestion control's extensions
@@ -363,6 +370,49 @@ export class QualityAgent {
     }
   }
 
+  // Stale voice. When a weak link's queue fills (a probe or a fall in capacity: on the
+  // bench's schedule, rural to worst, the round trip rose to 3-5 s) the voice that waited in
+  // it arrives in a burst once the queue drains, and the browser's jitter buffer (NetEQ)
+  // plays all of it, late, then keeps its target delay up for half a minute: measured, the
+  // worker heard the client 1.6-2.9 s late for 20 s after the round trip was back at its
+  // 800 ms, and 400-780 ms late for 10-20 s after a probe on edge or rural. A person cannot
+  // talk over that; voice that old is worse than none (as in `pause`). So once the round
+  // trip has steadied (the queue is gone) and the voice we receive still waits more than
+  // STALE_VOICE_MS in the jitter buffer, the session drops it (dropStaleVoice: the
+  // browser stops and restarts playout, which empties the jitter buffer and starts its
+  // delay estimate afresh): measured, 2.7 s and 0.8 s of delay fell to 33 and 34 ms at
+  // once, and stayed there. At most once per DROP_EVERY_MS.
+  async watchPlayout() {
+    const peer = this.peer();
+    const pc = peer && peer.pc;
+    if (!pc || pc.connectionState !== 'connected') return;
+    let delay = 0;
+    let count = 0;
+    let rtt = null;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        delay += s.jitterBufferDelay || 0;
+        count += s.jitterBufferEmittedCount || 0;
+      }
+      const selected = s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded';
+      if (selected && typeof s.currentRoundTripTime === 'number') {
+        rtt = s.currentRoundTripTime * 1000;
+      }
+    });
+    const before = this.playout;
+    this.playout = { delay, count };
+    if (rtt === null) return;
+    this.rtts = [...this.rtts, rtt].slice(-3);
+    if (!before || count <= before.count) return;
+    const waits = ((delay - before.delay) / (count - before.count)) * 1000;
+    const steady = this.rtts.length === 3 && Math.max(...this.rtts) - Math.min(...this.rtts) < 120;
+    const now = performance.now();
+    if (waits > STALE_VOICE_MS && steady && now - this.droppedAt > DROP_EVERY_MS) {
+      this.droppedAt = now;
+      this.session.dropStaleVoice(peer);
+    }
+  }
+
   degraded() {
     const last = this.last;
     if (rung(this.mode) <= rung('low')) return true;
@@ -388,6 +438,10 @@ export class QualityAgent {
       }
     } else {
       this.offlineSince = null;
+    }
+    if (now - this.playoutAt >= PLAYOUT_CHECK_MS) {
+      this.playoutAt = now;
+      this.watchPlayout().catch(() => {});
     }
     const weak = this.weak || rung(this.mode) <= rung('stills'); // the mode we are in now
     const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;

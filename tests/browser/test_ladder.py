@@ -13,11 +13,15 @@ started when the worker lets the client in. Nobody touches the pages after admis
 * With signaling unreachable (the service stopped with SIGSTOP: the sockets hang, nothing
   answers) while the client's link turns to ``worst``, the client's page drops to audio by
   itself: it stops sending video while its audio still reaches the worker.
+* While a connection is down a page stops its senders, and starts them again after.
+* After a fall from ``4g`` to ``worst`` the voice that waited in the queue is dropped
+  rather than played seconds late: the worker's jitter buffer is back under 200 ms.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -227,15 +231,22 @@ def test_the_call_holds_two_minutes_with_audio_flowing_on_a_weak_link(
     )
 
 
+def flowing_before_the_fall(worker: Page, client: Page, link: dict[str, object]) -> float:
+    """Waits for the client's video and voice on a `4g:GOOD_FOR_S,...` link; returns when
+    (monotonic) the link turns bad, at least 5 s ahead."""
+    wait_until("video from the client", lambda: frames_sent(client) > 30, timeout_s=60)
+    wait_until("audio from the client", lambda: audio(worker)[1] > 0, timeout_s=60)
+    turns_bad_at = float(str(link["started_at"])) + GOOD_FOR_S
+    assert time.monotonic() < turns_bad_at - 5, "media took too long to start"
+    return turns_bad_at
+
+
 def test_with_signaling_unreachable_the_browser_falls_back_to_audio_by_itself(
     server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
 ) -> None:
     schedule = f"4g:{GOOD_FOR_S},worst"
     with in_a_call(browser, server, coturn, tmp_path, schedule) as (worker, client, link):
-        wait_until("video from the client", lambda: frames_sent(client) > 30, timeout_s=60)
-        wait_until("audio from the client", lambda: audio(worker)[1] > 0, timeout_s=60)
-        turns_bad_at = float(str(link["started_at"])) + GOOD_FOR_S
-        assert time.monotonic() < turns_bad_at - 5, "media took too long to start"
+        turns_bad_at = flowing_before_the_fall(worker, client, link)
         # Signaling goes silent a little before the link turns bad.
         time.sleep(max(0.0, turns_bad_at - 3 - time.monotonic()))
         os.kill(server.process.pid, signal.SIGSTOP)
@@ -334,6 +345,98 @@ def test_while_its_connection_is_down_a_page_stops_its_senders_and_starts_them_a
                 "samples_down_with_voice_off": sum(
                     1 for w in watched if w["state"] != "connected" and not any(w["audio"])
                 ),
+            }
+        )
+        + "\n"
+    )
+
+
+# Counts, on every connection of the page, the local rollbacks: the page's way of dropping
+# stale voice (CallSession.dropStaleVoice) and nothing else it does.
+DROPS_JS = """
+() => {
+  window.__drops = window.__drops || [];
+  for (const pc of window.__pcs) {
+    if (pc.__dropsCounted) continue;
+    pc.__dropsCounted = true;
+    const original = pc.setLocalDescription.bind(pc);
+    pc.setLocalDescription = (description) => {
+      if (description && description.type === 'rollback') window.__drops.push(Date.now());
+      return original(description);
+    };
+  }
+}
+"""
+
+# The voice's jitter buffer, cumulative: seconds waited, samples emitted.
+PLAYOUT_JS = """
+async () => {
+  let delay = 0, count = 0;
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === 'closed') continue;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        delay += r.jitterBufferDelay || 0;
+        count += r.jitterBufferEmittedCount || 0;
+      }
+    });
+  }
+  return [delay, count];
+}
+"""
+
+
+def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
+    server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
+) -> None:
+    # From 4g (2 Mbit/s up) to worst (32 kbit/s up): the queue that fills while the client
+    # still sends video holds seconds of its voice, which reaches the worker in a burst once
+    # it drains. The worker's page drops that stale voice once the round trip has steadied,
+    # instead of playing it seconds late for half a minute.
+    schedule = f"4g:{GOOD_FOR_S},worst"
+    with in_a_call(browser, server, coturn, tmp_path, schedule) as (worker, client, link):
+        turns_bad_at = flowing_before_the_fall(worker, client, link)
+        worker.evaluate(DROPS_JS)
+        seen: list[tuple[float, float, int]] = []  # (time, seconds waited, samples)
+        deadline = turns_bad_at + 60
+        dropped_at = None
+        while time.monotonic() < deadline:
+            delay, count = worker.evaluate(PLAYOUT_JS)
+            seen.append((time.monotonic(), delay, count))
+            drops = worker.evaluate("window.__drops.length")
+            if drops and dropped_at is None:
+                dropped_at = time.monotonic()
+            if dropped_at is not None and time.monotonic() - dropped_at > 8:
+                break
+            time.sleep(1)
+
+        def waits(since: float, until: float) -> float | None:
+            inside = [s for s in seen if since <= s[0] <= until]
+            if len(inside) < 2 or inside[-1][2] <= inside[0][2]:
+                return None
+            (_, d0, c0), (_, d1, c1) = inside[0], inside[-1]
+            return (d1 - d0) / (c1 - c0) * 1000
+
+        worst_wait = max(
+            (w for a, b in itertools.pairwise(seen) if (w := waits(a[0], b[0])) is not None),
+            default=0.0,
+        )
+        assert worst_wait > 450, f"the fall did not queue the voice ({worst_wait:.0f} ms)"
+        assert dropped_at is not None, f"stale voice kept: up to {worst_wait:.0f} ms late"
+        # From a second after the drop: the voice is on time again, and still comes.
+        after = waits(dropped_at + 1, dropped_at + 8)
+        assert after is not None, "no voice after the drop"
+        assert after < 200, after
+        heard = real_audio_in_window(worker, 3)
+        assert heard > 0, "the worker no longer hears the client"
+    sys.stdout.write(
+        json.dumps(
+            {
+                "test": "issue-9-stale-voice",
+                "worst_wait_ms": round(worst_wait),
+                "dropped_after_fall_s": round(dropped_at - turns_bad_at, 1),
+                "wait_after_drop_ms": round(after),
+                "worker_heard_samples_3s": heard,
             }
         )
         + "\n"
