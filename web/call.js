@@ -615,33 +615,35 @@ export class CallSession extends EventTarget {
   // receives audio, and starts it afresh when one does again. So: a local offer that only
   // sends audio, at once rolled back (it never leaves the page), then a new offer as usual,
   // which receives again. Playout pauses for as long as the two local steps take.
+  // Resolves true once done, false if the connection was busy negotiating (or gone).
   dropStaleVoice(peer) {
     const pc = peer.pc;
-    peer.chain = peer.chain
-      .then(async () => {
-        if (peer.pc !== pc || pc.signalingState !== 'stable' || peer.makingOffer) return;
-        if (!this.online) return;
-        const voice = pc
-          .getTransceivers()
-          .find((t) => !t.stopped && t.receiver.track.kind === 'audio');
-        if (!voice || !['sendrecv', 'recvonly'].includes(voice.direction)) return;
-        const was = voice.direction;
-        peer.makingOffer = true;
-        try {
-          voice.direction = was === 'sendrecv' ? 'sendonly' : 'inactive';
-          await pc.setLocalDescription();
-          voice.direction = was;
-          await pc.setLocalDescription({ type: 'rollback' });
-        } catch (error) {
-          console.warn('dropping stale voice failed', error);
-        } finally {
-          voice.direction = was;
-          peer.makingOffer = false;
-        }
-        // Receiving again (also after a failed rollback: an offer may follow an offer).
-        if (peer.pc === pc) await this.negotiate(peer, pc);
-      })
-      .catch((error) => console.warn('dropping stale voice failed', error));
+    const done = peer.chain.then(async () => {
+      if (peer.pc !== pc || pc.signalingState !== 'stable' || peer.makingOffer) return false;
+      if (!this.online) return false;
+      const voice = pc
+        .getTransceivers()
+        .find((t) => !t.stopped && t.receiver.track.kind === 'audio');
+      if (!voice || !['sendrecv', 'recvonly'].includes(voice.direction)) return false;
+      const was = voice.direction;
+      peer.makingOffer = true;
+      try {
+        voice.direction = was === 'sendrecv' ? 'sendonly' : 'inactive';
+        await pc.setLocalDescription();
+        voice.direction = was;
+        await pc.setLocalDescription({ type: 'rollback' });
+      } catch (error) {
+        console.warn('dropping stale voice failed', error);
+      } finally {
+        voice.direction = was;
+        peer.makingOffer = false;
+      }
+      // Receiving again (also after a failed rollback: an offer may follow an offer).
+      if (peer.pc === pc) await this.negotiate(peer, pc);
+      return true;
+    });
+    peer.chain = done.catch((error) => console.warn('dropping stale voice failed', error));
+    return done.catch(() => false);
   }
 
   // A new offer to every peer (the packet time, RED or the congestion control's cap changed):

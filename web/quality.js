@@ -36,7 +36,7 @@ const CHECK_MS = 500;
 const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
 const QUIET_AFTER_MS = 5000; // see direction
-const STALE_VOICE_MS = 450; // see watchPlayout
+const STALE_VOICE_MS = 350; // see watchPlayout
 const DROP_EVERY_MS = 10000;
 const PLAYOUT_CHECK_MS = 1000;
 const RECLAIMS = 4; // see reclaims
@@ -184,8 +184,9 @@ export class QualityAgent {
     this.placed = false; // the service has set a mode (see reclaims)
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
     this.playoutAt = 0;
-    this.rtts = []; // the last round trips read there
+    this.rtts = []; // the last fresh round trips read there ({ms, answers})
     this.droppedAt = -Infinity; // when we last dropped stale voice
+    this.dropping = false;
     this.settled = false; // `audio` has stood QUIET_AFTER_MS: video recvonly (see direction)
     this.settleTimer = null;
     this.quiet = false; // the voice goes without the congestion control's extensions
@@ -374,11 +375,13 @@ export class QualityAgent {
   // bench's schedule, rural to worst, the round trip rose to 3-5 s) the voice that waited in
   // it arrives in a burst once the queue drains, and the browser's jitter buffer (NetEQ)
   // plays all of it, late, then keeps its target delay up for half a minute: measured, the
-  // worker heard the client 1.6-2.9 s late for 20 s after the round trip was back at its
-  // 800 ms, and 400-780 ms late for 10-20 s after a probe on edge or rural. A person cannot
+  // worker heard the client 1.8 s late, and still 0.35 s late 22 s later, with the round
+  // trip back at its 800 ms all along; and 370-780 ms late for 5-20 s after a probe on edge
+  // or rural. A person cannot
   // talk over that; voice that old is worse than none (as in `pause`). So once the round
-  // trip has steadied (the queue is gone) and the voice we receive still waits more than
-  // STALE_VOICE_MS in the jitter buffer, the session drops it (dropStaleVoice: the
+  // trip has steadied (three fresh readings within 120 ms: the queue is gone) and the voice
+  // we receive still waits more than STALE_VOICE_MS in the jitter buffer (NetEQ's delay on
+  // edge and rural is 100-250 ms), the session drops it (dropStaleVoice: the
   // browser stops and restarts playout, which empties the jitter buffer and starts its
   // delay estimate afresh): measured, 2.7 s and 0.8 s of delay fell to 33 and 34 ms at
   // once, and stayed there. At most once per DROP_EVERY_MS.
@@ -396,20 +399,29 @@ export class QualityAgent {
       }
       const selected = s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded';
       if (selected && typeof s.currentRoundTripTime === 'number') {
-        rtt = s.currentRoundTripTime * 1000;
+        rtt = { ms: s.currentRoundTripTime * 1000, answers: s.responsesReceived };
       }
     });
     const before = this.playout;
     this.playout = { delay, count };
-    if (rtt === null) return;
-    this.rtts = [...this.rtts, rtt].slice(-3);
+    // Only fresh round trips (a connectivity check answered since the last one we kept):
+    // while a queue holds the checks back, the last one stays as it was.
+    const last = this.rtts[this.rtts.length - 1];
+    if (rtt && (!last || rtt.answers !== last.answers)) this.rtts = [...this.rtts, rtt].slice(-3);
     if (!before || count <= before.count) return;
     const waits = ((delay - before.delay) / (count - before.count)) * 1000;
-    const steady = this.rtts.length === 3 && Math.max(...this.rtts) - Math.min(...this.rtts) < 120;
+    const times = this.rtts.map((r) => r.ms);
+    const steady = times.length === 3 && Math.max(...times) - Math.min(...times) < 120;
     const now = performance.now();
-    if (waits > STALE_VOICE_MS && steady && now - this.droppedAt > DROP_EVERY_MS) {
-      this.droppedAt = now;
-      this.session.dropStaleVoice(peer);
+    const due = now - this.droppedAt > DROP_EVERY_MS && !this.dropping;
+    if (waits > STALE_VOICE_MS && steady && due) {
+      // Not while the session negotiates: the next check tries again.
+      this.dropping = true;
+      try {
+        if (await this.session.dropStaleVoice(peer)) this.droppedAt = now;
+      } finally {
+        this.dropping = false;
+      }
     }
   }
 
