@@ -506,7 +506,7 @@ export class CallSession extends EventTarget {
     const early = peer.early.splice(0);
     for (const waiting of early) await this.addCandidate(peer, pc, waiting);
     if (description.type === 'offer') {
-      await this.attachTracks(pc);
+      await this.attachTracks(peer, pc);
       await pc.setLocalDescription();
       await this.sendDescription(peer, pc.localDescription);
       // Our rung's cap on the congestion control holds only while we made the last offer.
@@ -531,13 +531,14 @@ export class CallSession extends EventTarget {
   // jitter buffer, and on a lossy link with long round trips that is hundreds of ms (on the
   // emulator's rural link the client's jitter buffer held 200-390 ms with it, about 100
   // without). In a care call the voice matters most: it never waits for the picture.
-  async attachTracks(pc) {
+  async attachTracks(peer, pc) {
     for (const transceiver of pc.getTransceivers()) {
       if (transceiver.currentDirection === 'stopped' || transceiver.stopped) continue;
       const kind = transceiver.receiver.track.kind;
       const track = this.outgoing(kind);
       if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
-      await this.quality.setEncoding(transceiver.sender, this.quality.encoding(kind));
+      const encoding = this.quality.encoding(kind, Boolean(peer.paused));
+      await this.quality.setEncoding(transceiver.sender, encoding);
       if (this.stream && kind === 'video' && transceiver.sender.setStreams) {
         transceiver.sender.setStreams(this.stream);
       }

@@ -595,12 +595,21 @@ export class QualityAgent {
 
   // What a new sender starts with, before the first media: the mode we are in, so that
   // the first frames (a keyframe at the browser's own start rate) do not fill a weak link.
-  encoding(kind) {
+  // It says `active` too: the answering side applies it to its senders on every offer, and
+  // an answer's setEncoding that read the parameters before our `apply` set them and wrote
+  // them after would leave the sender as the mode before had it. Once on edge the client
+  // sent no picture for 16 s after going from audio to stills at the call's start; this is
+  // the one way we found for that. `paused`: the connection is down (see pause).
+  encoding(kind, paused = false) {
     const spec = this.spec;
     if (!spec || !this.enabled) return {};
-    if (kind === 'audio') return { maxBitrate: Math.round((spec.audio_kbps || 32) * 1000) };
+    const active = !paused;
+    if (kind === 'audio') return { active, maxBitrate: Math.round((spec.audio_kbps || 32) * 1000) };
     if (this.mode === 'audio') return { active: false };
-    const encoding = { maxBitrate: Math.max(8000, Math.round((spec.video_kbps || 0) * 1000)) };
+    const encoding = {
+      active,
+      maxBitrate: Math.max(8000, Math.round((spec.video_kbps || 0) * 1000)),
+    };
     if (this.mode === 'stills') Object.assign(encoding, { scaleResolutionDownBy: 2, maxFramerate: 1 });
     else if (spec.fps) encoding.maxFramerate = spec.fps;
     return encoding;
