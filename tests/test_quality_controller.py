@@ -547,6 +547,27 @@ def test_random_loss_up_to_3_percent_without_rising_delay_is_not_congestion() ->
     assert_ladder_rules(quality, log)
 
 
+def test_one_report_of_heavy_loss_in_stills_keeps_the_stills_two_step_down() -> None:
+    # Stills report every 4 s; one report reads 60 % lost (a sparse stream's own count), with
+    # the round trip flat: the stills stay (until the first probe).
+    def trace(heavy: set[int]) -> Trace:
+        return reports(
+            CLIENT, 0, 14, every=4.0, available=60, rtt=500, loss=lambda t: 0.6 if t in heavy else 0
+        )
+
+    quality, log = play(started(Mode.STILLS), trace({8}), 14)
+    assert moves(log, CLIENT) == []
+    assert_ladder_rules(quality, log)
+
+    # Two reports in a row: the voice goes alone, at once.
+    _, log = play(started(Mode.STILLS), trace({8, 12}), 14)
+    assert moves(log, CLIENT) == [(12.0, SetMode(CLIENT, Mode.AUDIO, Reason.HEAVY_LOSS))]
+
+    # With moving video one report is enough, as before.
+    _, log = play(started(Mode.LOW), trace({8}), 14)
+    assert moves(log, CLIENT) == [(8.0, SetMode(CLIENT, Mode.STILLS, Reason.HEAVY_LOSS))]
+
+
 def test_loss_up_to_10_percent_with_a_flat_round_trip_is_carried_by_fec() -> None:
     trace = reports(CLIENT, 0, 120, available=330, rtt=300, loss=0.06)
     quality, _ = play(started(), trace, 120)

@@ -339,8 +339,11 @@ export class QualityAgent {
     // packets a second at 60 ms) one burst of three or four lost packets reads as 25 %.
     const sent = raw.sent - before.sent;
     const lost = raw.lost - before.lost;
+    // Packets that come late lower the far side's count of lost ones: that is no loss, not
+    // a reason to fall back on one stream's fractionLost (on a sparse stream, stills' one
+    // or two packets a second, a single loss reads 50 %).
     let loss = raw.loss.length ? Math.max(...raw.loss) : 0;
-    if (sent > 0 && lost >= 0) loss = lost / sent;
+    if (sent > 0) loss = Math.max(0, lost) / sent;
     const report = {
       i: Math.round(seconds * 100) / 100,
       loss: Math.round(Math.min(1, Math.max(0, loss)) * 10000) / 10000,
