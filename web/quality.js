@@ -36,9 +36,14 @@ const CHECK_MS = 500;
 const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
 const QUIET_AFTER_MS = 5000; // see direction
-const STALE_VOICE_MS = 350; // see watchPlayout
+const STALE_VOICE_MS = 300; // see watchPlayout
 const DROP_EVERY_MS = 10000;
+const BURST_VOICE_MS = 600;
+const BURST_DROP_EVERY_MS = 3000;
 const PLAYOUT_CHECK_MS = 1000;
+const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
+const RTT_STEADY_MS = 120;
+const RTT_BASE_MS = 30000;
 const RECLAIMS = 4; // see reclaims
 const RECLAIM_WINDOW_MS = 30000;
 const LADDER = ['audio', 'stills', 'low', 'sd', 'hd'];
@@ -186,6 +191,7 @@ export class QualityAgent {
     this.playoutAt = 0;
     this.rtts = []; // the last fresh round trips read there ({ms, answers})
     this.droppedAt = -Infinity; // when we last dropped stale voice
+    this.staleDroppedAt = -Infinity; // ... with the queue drained (not a burst)
     this.dropping = false;
     this.settled = false; // `audio` has stood QUIET_AFTER_MS: video recvonly (see direction)
     this.settleTimer = null;
@@ -380,14 +386,19 @@ export class QualityAgent {
   // plays all of it, late, then keeps its target delay up for half a minute: measured, the
   // worker heard the client 1.8 s late, and still 0.35 s late 22 s later, with the round
   // trip back at its 800 ms all along; and 370-780 ms late for 5-20 s after a probe on edge
-  // or rural. A person cannot
-  // talk over that; voice that old is worse than none (as in `pause`). So once the round
-  // trip has steadied (three fresh readings within 120 ms: the queue is gone) and the voice
-  // we receive still waits more than STALE_VOICE_MS in the jitter buffer (NetEQ's delay on
-  // edge and rural is 100-250 ms), the session drops it (dropStaleVoice: the
-  // browser stops and restarts playout, which empties the jitter buffer and starts its
-  // delay estimate afresh): measured, 2.7 s and 0.8 s of delay fell to 33 and 34 ms at
-  // once, and stayed there. At most once per DROP_EVERY_MS.
+  // or rural. A person cannot talk over that; voice that old is worse than none (as in
+  // `pause`). So the page drops it (dropStaleVoice: the browser stops and restarts playout,
+  // which empties the jitter buffer and starts its delay estimate afresh; measured, 2.7 s and
+  // 0.8 s of delay fell to 33 and 34 ms at once, and stayed there) in two cases:
+  // - the queue has drained, and the voice still waits more than STALE_VOICE_MS (NetEQ keeps
+  //   the delay it learned from the queue; its own on edge and rural is 100-250 ms). Drained:
+  //   the latest fresh round trip (younger than RTT_FRESH_MS: while a queue holds the
+  //   connectivity checks back, none comes) is within RTT_STEADY_MS of the one before, or of
+  //   the lowest in the last RTT_BASE_MS. At most once per DROP_EVERY_MS.
+  // - the voice waits more than BURST_VOICE_MS, whatever the round trip: a burst out of a
+  //   queue that is still draining, stale either way (on the schedule, rural to worst, the
+  //   queue took 6-8 s to drain, and the worker's jitter buffer filled to 1.8 s meanwhile).
+  // Never within BURST_DROP_EVERY_MS of the last drop: each costs a moment of sound.
   async watchPlayout() {
     const peer = this.peer();
     const pc = peer && peer.pc;
@@ -409,19 +420,28 @@ export class QualityAgent {
     this.playout = { delay, count };
     // Only fresh round trips (a connectivity check answered since the last one we kept):
     // while a queue holds the checks back, the last one stays as it was.
+    const now = performance.now();
     const last = this.rtts[this.rtts.length - 1];
-    if (rtt && (!last || rtt.answers !== last.answers)) this.rtts = [...this.rtts, rtt].slice(-3);
+    if (rtt && (!last || rtt.answers !== last.answers)) this.rtts.push({ ...rtt, at: now });
+    this.rtts = this.rtts.filter((r) => now - r.at < RTT_BASE_MS);
     if (!before || count <= before.count) return;
     const waits = ((delay - before.delay) / (count - before.count)) * 1000;
-    const times = this.rtts.map((r) => r.ms);
-    const steady = times.length === 3 && Math.max(...times) - Math.min(...times) < 120;
-    const now = performance.now();
-    const due = now - this.droppedAt > DROP_EVERY_MS && !this.dropping;
-    if (waits > STALE_VOICE_MS && steady && due) {
+    const [older, newer] = this.rtts.slice(-2);
+    const base = Math.min(...this.rtts.map((r) => r.ms));
+    const drained =
+      newer &&
+      now - newer.at < RTT_FRESH_MS &&
+      ((older && Math.abs(newer.ms - older.ms) < RTT_STEADY_MS) || newer.ms - base < RTT_STEADY_MS);
+    const stale = waits > STALE_VOICE_MS && drained && now - this.staleDroppedAt > DROP_EVERY_MS;
+    const burst = waits > BURST_VOICE_MS;
+    if ((stale || burst) && now - this.droppedAt > BURST_DROP_EVERY_MS && !this.dropping) {
       // Not while the session negotiates: the next check tries again.
       this.dropping = true;
       try {
-        if (await this.session.dropStaleVoice(peer)) this.droppedAt = now;
+        if (await this.session.dropStaleVoice(peer)) {
+          this.droppedAt = performance.now(); // done: the next one at least 3 s after it
+          if (stale) this.staleDroppedAt = this.droppedAt;
+        }
       } finally {
         this.dropping = false;
       }
