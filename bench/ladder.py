@@ -63,6 +63,7 @@ from beeldbel.linkemu.quality import percentile
 from bench.call_setup import TOKEN_JS, Rig, log, rig
 from bench.recovery import back_after
 from tests.browser.test_call_handover import emulator
+from tests.browser.test_ladder import DROPS_JS
 
 SAMPLE_MS = 500
 SCHEDULE = "4g:40,rural:40,worst:40,blackout:10,4g"
@@ -72,18 +73,9 @@ PROFILES = ("rural", "edge", "worst", "schedule")
 SAMPLER_JS = """
 (everyMs) => {
   // the page's drops of stale voice (web/call.js dropStaleVoice): its only local rollbacks
-  window.__drops = window.__drops || [];
-  const countDrops = (pc) => {
-    if (pc.__dropsCounted) return;
-    pc.__dropsCounted = true;
-    const original = pc.setLocalDescription.bind(pc);
-    pc.setLocalDescription = (description) => {
-      if (description && description.type === 'rollback') window.__drops.push(Date.now());
-      return original(description);
-    };
-  };
+  const countDrops = COUNT_DROPS;
   const sample = async () => {
-    window.__pcs.forEach(countDrops);
+    countDrops();
     const row = { t: Date.now(), total: 0, concealed: 0, silent: 0 };
     Object.assign(row, { jbDelay: 0, jbCount: 0, jbTarget: 0, frames: 0 });
     Object.assign(row, { sent: 0, sentAudio: 0, sentVideo: 0, bwe: 0, rtt: 0 });
@@ -125,7 +117,7 @@ SAMPLER_JS = """
   window.__ladderTimer = setInterval(async () => window.__ladder.push(await sample()), everyMs);
   return true;
 }
-"""
+""".replace("COUNT_DROPS", DROPS_JS.strip())
 
 
 def figures(rows: list[dict[str, float]]) -> dict[str, Any]:
