@@ -189,7 +189,7 @@ export class QualityAgent {
     this.placed = false; // the service has set a mode (see reclaims)
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
     this.playoutAt = 0;
-    this.rtts = []; // the last fresh round trips read there ({ms, answers})
+    this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
     this.staleDroppedAt = -Infinity; // ... with the queue drained (not a burst)
     this.dropping = false;
