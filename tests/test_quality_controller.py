@@ -24,6 +24,7 @@ from beeldbel.errors import InvalidInput, NotFound
 from beeldbel.linkemu.model import PROFILES, DirectionProfile, Schedule, parse_schedule
 from beeldbel.quality.model import (
     FIRST_REPORT_GRACE_S,
+    FLOOD_MS,
     HOLD_S,
     LADDER,
     OUTAGE_AFTER_S,
@@ -324,6 +325,57 @@ def test_a_queue_as_long_as_a_2g_round_trip_costs_a_rung_at_a_time(every: float)
     assert_ladder_rules(quality, log)
 
 
+@pytest.mark.parametrize("start", [Mode.SD, Mode.LOW, Mode.STILLS])
+@pytest.mark.parametrize("every", [1.5, 4.0])
+def test_seconds_of_queue_leave_the_voice_only_at_once(every: float, start: Mode) -> None:
+    # A rural link (300 ms) falls under what is sent at 30 s: the round trip climbs 1 s a
+    # second to 4 s (the bench's schedule, rural to worst, 32 kbit/s up), then drains. The
+    # estimate lags (it said 68 kbit/s for 10 s on the bench). Whatever the rung, the first
+    # report with a queue of FLOOD_MS or more leaves the voice only, whatever the hold: a
+    # rung at a time (stills on a standing queue only after SLOW_CONFIRM_S) kept it filling.
+    assert SLOW_RTT_MS <= 300 + FLOOD_MS
+
+    def rtt(t: float) -> float:
+        return 300 if t < 30 else min(300 + 1000 * (t - 30), 4000) if t < 45 else 800
+
+    trace = reports(CLIENT, 0, 60, every=every, available=120, rtt=rtt)
+    quality, log = play(started(start), trace, 60)
+
+    flooded = next(at for at, report in trace if report.rtt_ms and report.rtt_ms >= 300 + FLOOD_MS)
+    (at, command), *_ = [(at, c) for at, c in moves(log, CLIENT) if at >= 30]
+    assert command == SetMode(CLIENT, Mode.AUDIO, Reason.CONGESTION)
+    assert at == flooded  # the report that shows it; no sustain, no hold
+    assert_ladder_rules(quality, log)
+
+
+def test_a_flood_seen_from_the_other_side_of_the_call_counts_for_both_links() -> None:
+    # Both in low on a 300 ms path. At 25 s the client's uplink falls: its own checks wait
+    # in the queue, so its page goes on reporting the 300 ms of before; the worker's page
+    # reads 3 s from 27 s. The round trip is the path's: both links leave the voice only then.
+    def worker_rtt(t: float) -> float:
+        return 300 if t < 27 else 3000
+
+    client = reports(CLIENT, 0, 40, every=1.5, available=120, rtt=300)
+    worker = reports(WORKER, 0.5, 40, every=4.0, available=300, rtt=worker_rtt)
+    quality, log = play(started(Mode.LOW, both=True), [*client, *worker], 40)
+
+    flooded = next(at for at, r in worker if r.rtt_ms == 3000)
+    for sender in (CLIENT, WORKER):
+        after = [(at, c) for at, c in moves(log, sender) if at >= 25]
+        assert after == [(flooded, SetMode(sender, Mode.AUDIO, Reason.CONGESTION))]
+    assert_ladder_rules(quality, log)
+
+
+def test_a_queue_under_the_flood_mark_still_spares_the_stills() -> None:
+    # stills on a 400 ms link, a queue of 900 ms for 6 s: under FLOOD_MS, a passing queue.
+    assert FLOOD_MS > 900
+    slow = lambda t: 1300 if 30 <= t < 36 else 400  # noqa: E731
+    trace = reports(CLIENT, 0, 60, every=2.0, available=60, rtt=slow)
+    quality, log = play(started(Mode.STILLS), trace, 60)
+    assert moves(log, CLIENT) == []
+    assert_ladder_rules(quality, log)
+
+
 @pytest.mark.parametrize("every", [2.0, 4.0])
 def test_stills_outlast_a_passing_queue_and_congestion_on_an_edge_link(every: float) -> None:
     # stills on an edge-like link (400-500 ms): from 30 s a queue of 5 s (800 ms), from 60 s
@@ -497,6 +549,29 @@ def test_audio_breaking_up_beside_stills_keeps_the_stills_but_stops_probes() -> 
     assert moves(log, CLIENT) == []
     assert [at for at, _ in of(log, Probe, CLIENT)] == [15]  # before it broke up; none after
     assert (22.0, Hint(CLIENT, Reason.WEAK_UPLINK)) in log  # both sides are told
+    assert_ladder_rules(quality, log)
+
+
+def test_no_probe_while_the_other_direction_of_the_call_shows_trouble() -> None:
+    # Both links in low, clean in themselves. From 10 to 40 s the worker hears the client's
+    # voice break up (the client's access network, which the worker's link crosses too). The
+    # worker's link would probe at HOLD_S; it waits until the client's link is calm again.
+    def call(breaking: bool) -> Trace:
+        trace: Trace = []
+        for at in range(1, 90):
+            conceal = 0.15 if breaking and 10 <= at < 40 else 0.0
+            heard = Received(CLIENT, 10, 0.0, conceal)
+            trace.append((at, Report(WORKER, 1.0, 300, 100, received=heard)))
+            trace.append((at + 0.5, Report(CLIENT, 1.0, 300, 100, received=Received(WORKER, 10))))
+        return trace
+
+    _, log = play(started(Mode.LOW, both=True), call(breaking=False), 90)
+    assert next(at for at, _ in of(log, Probe, WORKER)) == HOLD_S
+
+    quality, log = play(started(Mode.LOW, both=True), call(breaking=True), 90)
+    probes = [at for at, _ in of(log, Probe, WORKER)]
+    assert [at for at in probes if 10 <= at < 40] == []
+    assert [at for at in probes if 40 <= at < 40 + HOLD_S]  # calm again: it goes on
     assert_ladder_rules(quality, log)
 
 

@@ -62,7 +62,8 @@ The rules, with the constants that carry them:
   :data:`PROBE_S` + :data:`PROBE_WAIT_S` is a failure too. Failed probes back off
   (:data:`PROBE_BACKOFF_S`, doubling up to :data:`PROBE_BACKOFF_MAX_S`); the count
   starts again once a rung reached by a probe has held :data:`SETTLED_S`, but not for a
-  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need.
+  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need. No link
+  probes while another link of the call shows trouble: they cross the same access networks.
 * **At most one change per** :data:`HOLD_S` on a steady link: only a severe or urgent
   step-down, an outage, a data-saver cap or the worker's pin may come sooner; a step up
   never does (a probe starts :data:`HOLD_S` after the last change at the earliest).
@@ -82,7 +83,10 @@ The rules, with the constants that carry them:
   ``audio`` steps down once such a round trip lasts :data:`SUSTAIN_S` (whatever the hold):
   to ``audio`` when even its shortest recent round trip is that long (the link itself is
   that slow), one rung otherwise (a queue on a faster link, which drains), but stills stay
-  until every round trip of the last :data:`SLOW_CONFIRM_S` was that long. No probe starts
+  until every round trip of the last :data:`SLOW_CONFIRM_S` was that long. A round trip
+  :data:`FLOOD_MS` or more above the recent minimum (and that long) is a queue of seconds: the
+  link has fallen under what is sent, and any rung goes to ``audio`` at once; the round trip
+  is the path's, so one that another side of the call reported counts too. No probe starts
   while the round trip is that long. A round trip standing :data:`QUEUE_MS` above the
   recent minimum with moving video is mild trouble even without loss: a queue that long is
   delay the voice waits in.
@@ -126,6 +130,7 @@ __all__ = [
     "CLEAN_BEFORE_PROBE_S",
     "EDGE_RTT_MS",
     "FIRST_REPORT_GRACE_S",
+    "FLOOD_MS",
     "HOLD_S",
     "LADDER",
     "OUTAGE_AFTER_S",
@@ -295,6 +300,11 @@ EDGE_RTT_MS: Final = 400.0
 # lasted this long: a still now and then hardly competes with the voice, and a queue drains.
 SLOW_CONFIRM_S: Final = 10.0
 QUEUE_MS: Final = 300.0  # a round trip this far above the recent minimum: a standing queue
+# A round trip this far above the recent minimum (and SLOW_RTT_MS long): a queue of seconds,
+# the link fallen under what is sent. Voice only, at once. Measured on the bench's schedule,
+# rural to worst (32 kbit/s up): the round trip rose from 300 ms to 3.5 s, and in stills (35
+# kbit/s with the voice) the queue stood until the link went to audio 14 s after the fall.
+FLOOD_MS: Final = 1000.0
 RTT_RISE_MS: Final = 100.0  # a round trip this far above the recent minimum is rising...
 RTT_RISE_FRACTION: Final = 0.5  # ...or this share of it, or twice the jitter, if larger
 RTT_WINDOW_S: Final = 30.0  # the recent minimum round trip and mean loss are taken over this
@@ -578,6 +588,7 @@ class Link:
     start_when_measured: Mode | None = None  # the start a short first round trip picks
     loss_ignored_until: float = 0.0  # loss reported until then is a rolled-back probe's
     estimate_ignored_until: float = 0.0  # ...and an estimate it knocked down
+    path: Sample | None = None  # the latest round trip another side of the call reported
 
     @property
     def trouble_since(self) -> float | None:
@@ -697,6 +708,11 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
     if isinstance(event, Report):
         link = _take_sending(quality.link(event.sender), event, now, commands)
         quality = quality._with(link)
+        if event.rtt_ms is not None:
+            path = Sample(now, event.interval_s, event.rtt_ms, event.rtt_ms)
+            for other in quality.links:
+                if other.sender != event.sender:
+                    quality = quality._with(replace(other, path=path))
         if event.received is not None:
             other = quality.link(event.received.sender)
             other = _take_received(other, event.received, event.interval_s, now)
@@ -708,7 +724,11 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
         quality = quality._with(replace(quality.link(event.sender), pin=None))
     elif isinstance(event, DataSaver):
         quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
-    quality = replace(quality, links=tuple(_decide(x, now, commands) for x in quality.links))
+    links = quality.links
+    for i, link in enumerate(links):
+        others = links[:i] + links[i + 1 :]
+        links = (*links[:i], _decide(link, now, commands, others), *links[i + 1 :])
+    quality = replace(quality, links=links)
     advice = tuple(
         PhoneAdvice(now, c.sender, c.reason) for c in commands if isinstance(c, RecommendPhone)
     )
@@ -940,8 +960,15 @@ def _assess(
                 elif _slow_for(link, now, SLOW_CONFIRM_S):
                     to = _down(mode)
                 worse(URGENT, to, Reason.CONGESTION)
+                if _queued_ms(link, report) >= FLOOD_MS:
+                    # Seconds of queue: the link has fallen under what is sent (a fall in
+                    # capacity), and every second more is a second the voice waits. Nothing
+                    # but the voice until it has drained; pictures come back through probes.
+                    worse(SEVERE, Mode.AUDIO, Reason.CONGESTION)
         elif SPECS[mode].moving_video and _queued_ms(link, report) >= QUEUE_MS:
             worse(MILD, _down(mode), Reason.CONGESTION)
+    if sending and mode is not Mode.AUDIO and _flooded_path(link, now, after):
+        worse(SEVERE, Mode.AUDIO, Reason.CONGESTION)
     received = _fresh_received(link, now)
     fresh = link.received_at is not None and link.received_at > after
     if receiving and received is not None and fresh:
@@ -964,6 +991,22 @@ def _assess(
         if _video_stalled(link, now):
             worse(MILD, _down(mode), Reason.VIDEO_STALLED)
     return level, target, reason
+
+
+def _flooded_path(link: Link, now: float, after: float) -> bool:
+    """Another side of the call reported a round trip with a queue of seconds (FLOOD_MS).
+
+    In a call the links cross the same path, so a round trip measured on either side is the
+    round trip of both; and while a queue holds the connectivity checks back, the side whose
+    own checks wait in it reports no fresh one for seconds. Measured on the bench's schedule
+    (rural to worst): the client's page still reported its 300 ms of before the fall 4.5 s
+    after it, while the worker's page already read 3.1 s.
+    """
+    path = link.path
+    if path is None or path.at <= after or now - path.at > _late_after(path.interval_s):
+        return False
+    floor = _rtt_floor(link)
+    return floor is not None and path.value >= SLOW_RTT_MS and path.value - floor >= FLOOD_MS
 
 
 def _video_stalled(link: Link, now: float) -> bool:
@@ -1120,6 +1163,20 @@ def _may_probe(link: Link, now: float) -> bool:
     )
 
 
+def _calm(link: Link) -> bool:
+    """Another link of the call gives no reason to hold a probe back: it shows no trouble.
+
+    The links of a call cross the same access networks (in a 1:1 call each crosses both), so
+    trouble on one is often the other's too, before its own reports show it: a fall in the
+    client's capacity shows first in the worker's report of the client's voice breaking, and
+    the client's report of the worker's picture comes up to 4 s later. Measured on the bench's
+    schedule (rural to worst): the worker's link started a probe into ``sd`` 3 s after the
+    fall, on reports from before it, while the client's voice already broke up; the probe then
+    kept the worker's link from stepping down for 4 s, sending 75 kbit/s into 64.
+    """
+    return link.trouble_since is None
+
+
 def _start_trial(link: Link, now: float, commands: list[Command]) -> Link:
     up = _up(link.mode)
     assert up is not None
@@ -1180,7 +1237,7 @@ def _set_cap(link: Link, cap: Mode | None, now: float, commands: list[Command]) 
     return link
 
 
-def _decide(link: Link, now: float, commands: list[Command]) -> Link:
+def _decide(link: Link, now: float, commands: list[Command], others: tuple[Link, ...]) -> Link:
     # Before its first report a link is connecting (ICE through TURN takes several round
     # trips, seconds on a 2G-class link): silence is an outage only after a longer grace.
     late = _late_after(link.interval_s) if link.last is not None else FIRST_REPORT_GRACE_S
@@ -1191,7 +1248,7 @@ def _decide(link: Link, now: float, commands: list[Command]) -> Link:
         link = _judge_trial(link, now, commands)
         link = _step_down(link, now, commands)
         link = _hint_weak(link, now, commands)
-        if _may_probe(link, now):
+        if _may_probe(link, now) and all(_calm(x) for x in others):
             link = _start_trial(link, now, commands)
     return _advise_phone(link, now, stale, commands)
 
