@@ -574,6 +574,13 @@ def test_no_probe_while_the_other_direction_of_the_call_shows_trouble() -> None:
     assert [at for at in probes if 40 <= at < 40 + HOLD_S]  # calm again: it goes on
     assert_ladder_rules(quality, log)
 
+    # In a case meeting (through the media node) the links do not share one path: a third
+    # person's link holds no one back.
+    guest = [(at + 0.25, Report("guest", 1.0, 300, 100)) for at in range(1, 90)]
+    group = new_quality([CLIENT, WORKER, "guest"], 0.0, start=Mode.LOW)
+    _, log = play(group, [*call(breaking=True), *guest], 90)
+    assert next(at for at, _ in of(log, Probe, WORKER)) == HOLD_S
+
 
 def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:
     # The first report comes 12 s after the link began (ICE through TURN on a 2G link).

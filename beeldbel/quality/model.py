@@ -62,8 +62,9 @@ The rules, with the constants that carry them:
   :data:`PROBE_S` + :data:`PROBE_WAIT_S` is a failure too. Failed probes back off
   (:data:`PROBE_BACKOFF_S`, doubling up to :data:`PROBE_BACKOFF_MAX_S`); the count
   starts again once a rung reached by a probe has held :data:`SETTLED_S`, but not for a
-  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need. No link
-  probes while another link of the call shows trouble: they cross the same access networks.
+  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need. In a
+  1:1 call neither link probes while the other shows trouble: both cross the same access
+  networks.
 * **At most one change per** :data:`HOLD_S` on a steady link: only a severe or urgent
   step-down, an outage, a data-saver cap or the worker's pin may come sooner; a step up
   never does (a probe starts :data:`HOLD_S` after the last change at the earliest).
@@ -85,8 +86,8 @@ The rules, with the constants that carry them:
   that slow), one rung otherwise (a queue on a faster link, which drains), but stills stay
   until every round trip of the last :data:`SLOW_CONFIRM_S` was that long. A round trip
   :data:`FLOOD_MS` or more above the recent minimum (and that long) is a queue of seconds: the
-  link has fallen under what is sent, and any rung goes to ``audio`` at once; the round trip
-  is the path's, so one that another side of the call reported counts too. No probe starts
+  link has fallen under what is sent, and any rung goes to ``audio`` at once; in a 1:1 call
+  the round trip is the path's, so one the other side reported counts too. No probe starts
   while the round trip is that long. A round trip standing :data:`QUEUE_MS` above the
   recent minimum with moving video is mild trouble even without loss: a queue that long is
   delay the voice waits in.
@@ -588,7 +589,7 @@ class Link:
     start_when_measured: Mode | None = None  # the start a short first round trip picks
     loss_ignored_until: float = 0.0  # loss reported until then is a rolled-back probe's
     estimate_ignored_until: float = 0.0  # ...and an estimate it knocked down
-    path: Sample | None = None  # the latest round trip another side of the call reported
+    path: Sample | None = None  # the latest round trip the other side of a 1:1 call reported
 
     @property
     def trouble_since(self) -> float | None:
@@ -708,7 +709,7 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
     if isinstance(event, Report):
         link = _take_sending(quality.link(event.sender), event, now, commands)
         quality = quality._with(link)
-        if event.rtt_ms is not None:
+        if event.rtt_ms is not None and len(quality.links) == 2:  # 1:1, one path
             path = Sample(now, event.interval_s, event.rtt_ms, event.rtt_ms)
             for other in quality.links:
                 if other.sender != event.sender:
@@ -726,7 +727,9 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
         quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
     links = quality.links
     for i, link in enumerate(links):
-        others = links[:i] + links[i + 1 :]
+        # In a 1:1 call both links cross both access networks; in a larger one each
+        # crosses its sender's and the media node's.
+        others = links[:i] + links[i + 1 :] if len(links) == 2 else ()
         links = (*links[:i], _decide(link, now, commands, others), *links[i + 1 :])
     quality = replace(quality, links=links)
     advice = tuple(
