@@ -43,6 +43,7 @@ const BURST_DROP_EVERY_MS = 3000;
 const PLAYOUT_CHECK_MS = 1000;
 const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
 const RTT_STEADY_MS = 120;
+const WAIT_STEADY_MS = 50;
 const RTT_BASE_MS = 30000;
 const RECLAIMS = 4; // see reclaims
 const RECLAIM_WINDOW_MS = 30000;
@@ -188,6 +189,7 @@ export class QualityAgent {
     this.enabled = true;
     this.placed = false; // the service has set a mode (see reclaims)
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
+    this.waits = null; // how long the voice waited in it over the last check's second
     this.playoutAt = 0;
     this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
@@ -394,7 +396,8 @@ export class QualityAgent {
   //   the delay it learned from the queue; its own on edge and rural is 100-250 ms). Drained:
   //   the latest fresh round trip (younger than RTT_FRESH_MS: while a queue holds the
   //   connectivity checks back, none comes) is within RTT_STEADY_MS of the one before, or of
-  //   the lowest in the last RTT_BASE_MS. At most once per DROP_EVERY_MS.
+  //   the lowest in the last RTT_BASE_MS; or the wait stands still, within WAIT_STEADY_MS of
+  //   the last check's (nothing draining into the buffer). At most once per DROP_EVERY_MS.
   // - the voice waits more than BURST_VOICE_MS, whatever the round trip: a burst out of a
   //   queue that is still draining, stale either way (on the schedule, rural to worst, the
   //   queue took 6-8 s to drain, and the worker's jitter buffer filled to 1.8 s meanwhile).
@@ -432,7 +435,15 @@ export class QualityAgent {
       newer &&
       now - newer.at < RTT_FRESH_MS &&
       ((older && Math.abs(newer.ms - older.ms) < RTT_STEADY_MS) || newer.ms - base < RTT_STEADY_MS);
-    const stale = waits > STALE_VOICE_MS && drained && now - this.staleDroppedAt > DROP_EVERY_MS;
+    // Or the wait stands still: the voice arrives as fast as it is played, so no queue is
+    // draining into the buffer, and what it holds is NetEQ's own target (learned from the
+    // queue's jitter). Measured on the schedule, rural to worst: the worker's voice waited
+    // 310-370 ms for 5.5 s with the round trip back at its 800 ms, until two fresh round
+    // trips, 2.5 s apart, agreed.
+    const steady = this.waits !== null && Math.abs(waits - this.waits) < WAIT_STEADY_MS;
+    this.waits = waits;
+    const settled = drained || steady;
+    const stale = waits > STALE_VOICE_MS && settled && now - this.staleDroppedAt > DROP_EVERY_MS;
     const burst = waits > BURST_VOICE_MS;
     if ((stale || burst) && now - this.droppedAt > BURST_DROP_EVERY_MS && !this.dropping) {
       // Not while the session negotiates: the next check tries again.
