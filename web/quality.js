@@ -3,11 +3,12 @@
 // The browser's own congestion control stays the fast inner loop. This is the outer loop's
 // hands and eyes (beeldbel/quality/model.py is its head, on the server):
 //
-// * Every 1.5 s (4 s once the link is weak, since reports share it) a compact `stats`
-//   message: the outgoing bandwidth estimate, round trip, loss and jitter of what we send
-//   (from the selected candidate pair and the far end's receiver reports), frames sent, and
-//   of what we receive: frames decoded, seconds frozen, share of audio concealed. About
-//   100–150 bytes as JSON.
+// * Every 1.5 s (4 s once the link is weak, since reports share it; sooner, but not within
+//   1.5 s of the last, when a fresh round trip is a second longer than the last reported) a
+//   compact `stats` message: the outgoing bandwidth estimate, round trip, loss and jitter of
+//   what we send (from the selected candidate pair and the far end's receiver reports),
+//   frames sent, and of what we receive: frames decoded, seconds frozen, share of audio
+//   concealed. About 100–150 bytes as JSON.
 // * A `mode` from the server is applied to our senders: `hd`, `sd`, `low` with
 //   RTCRtpSender.setParameters (maxBitrate, scaleResolutionDownBy, maxFramerate); `stills`
 //   by sending a canvas that is redrawn from the camera every few seconds (captureStream(0)
@@ -43,6 +44,7 @@ const BURST_DROP_EVERY_MS = 3000;
 const PLAYOUT_CHECK_MS = 1000;
 const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
 const RTT_STEADY_MS = 120;
+const RTT_JUMP_MS = 1000; // see watchPlayout
 const WAIT_STEADY_MS = 50;
 const RTT_BASE_MS = 30000;
 const RECLAIMS = 4; // see reclaims
@@ -190,6 +192,7 @@ export class QualityAgent {
     this.placed = false; // the service has set a mode (see reclaims)
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
     this.waits = null; // how long the voice waited in it over the last check's second
+    this.reportSoon = false; // a round trip worth reporting before the interval is up
     this.playoutAt = 0;
     this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
@@ -425,7 +428,15 @@ export class QualityAgent {
     // while a queue holds the checks back, the last one stays as it was.
     const now = performance.now();
     const last = this.rtts[this.rtts.length - 1];
-    if (rtt && (!last || rtt.answers !== last.answers)) this.rtts.push({ ...rtt, at: now });
+    if (rtt && (!last || rtt.answers !== last.answers)) {
+      this.rtts.push({ ...rtt, at: now });
+      // A round trip a queue of seconds longer than the one we last reported: the server
+      // hears of it now, not with the next report (up to 4 s later on a weak link; it takes
+      // any rung to the voice alone, see beeldbel/quality/model.py FLOOD_MS). Measured on the
+      // schedule, rural to worst: the worker's page read 4 s at 86 s, reported it at 88.4 s.
+      const reported = this.last && this.last.rtt;
+      if (reported && rtt.ms - reported >= RTT_JUMP_MS) this.reportSoon = true;
+    }
     this.rtts = this.rtts.filter((r) => now - r.at < RTT_BASE_MS);
     if (!before || count <= before.count) return;
     const waits = ((delay - before.delay) / (count - before.count)) * 1000;
@@ -491,7 +502,9 @@ export class QualityAgent {
     }
     const weak = this.weak || rung(this.mode) <= rung('stills'); // the mode we are in now
     const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
-    if (now - this.lastReportAt >= interval) {
+    const soon = this.reportSoon && now - this.lastReportAt >= GOOD_INTERVAL_MS;
+    if (now - this.lastReportAt >= interval || soon) {
+      this.reportSoon = false;
       this.lastReportAt = now;
       this.report();
     }

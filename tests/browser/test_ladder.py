@@ -386,6 +386,65 @@ async () => {
 """
 
 
+EARLY_REPORT_JS = """
+async (risesTo) => {
+  // The page's own QualityAgent (web/quality.js) on a fake connection whose round trip we
+  // set; in `stills` it reports every 4 s. Returns [seconds, reported round trip] per report.
+  const { QualityAgent } = await import('/static/quality.js');
+  let rtt = 0.3;
+  let answers = 10;
+  const pc = {
+    connectionState: 'connected',
+    getTransceivers: () => [],
+    getStats: async () =>
+      new Map([
+        ['T', { type: 'transport', selectedCandidatePairId: 'P' }],
+        ['P', { id: 'P', type: 'candidate-pair', nominated: true, state: 'succeeded',
+                currentRoundTripTime: rtt, responsesReceived: answers,
+                availableOutgoingBitrate: 40000 }],
+      ]),
+  };
+  const sent = [];
+  const t0 = performance.now();
+  const session = {
+    phase: 'in_call', online: true, me: { id: 'me' }, peers: new Map([['far', { pc }]]),
+    send: async (kind, report) => { sent.push([(performance.now() - t0) / 1000, report.rtt]); },
+    dropStaleVoice: async () => false,
+  };
+  const agent = new QualityAgent(session);
+  agent.mode = 'stills';
+  agent.measured = true;
+  agent.start();
+  const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  while (sent.length < 1) await sleep(100);
+  await sleep(500);
+  rtt = risesTo / 1000; // a fresh answer: the round trip of a queue
+  answers += 1;
+  while (sent.length < 2) await sleep(100);
+  agent.stop();
+  return sent;
+}
+"""
+
+
+@pytest.mark.parametrize("rises_to", [3500, 900])
+def test_a_round_trip_a_second_longer_is_reported_at_once(
+    server: Server, browser: Browser, rises_to: int
+) -> None:
+    # On a weak link (stills) a page reports every 4 s; a fresh round trip a second or more
+    # longer than the last one reported goes out at once (1.5 s after the last report at the
+    # soonest), as the server takes any rung to the voice alone on it. A smaller rise waits.
+    page = browser.page()
+    page.goto(server.url("/"))
+    (first_at, first_rtt), (then_at, then_rtt) = page.evaluate(EARLY_REPORT_JS, rises_to)
+    assert first_rtt == 300
+    assert then_rtt == rises_to
+    if rises_to - first_rtt >= 1000:
+        assert 1.4 <= then_at - first_at < 3.0, (first_at, then_at)
+    else:
+        assert then_at - first_at >= 3.9, (first_at, then_at)
+
+
 def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
     server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
 ) -> None:
