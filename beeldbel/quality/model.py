@@ -997,10 +997,10 @@ def _assess(
 
 
 def _flooded_path(link: Link, now: float, after: float) -> bool:
-    """Another side of the call reported a round trip with a queue of seconds (FLOOD_MS).
+    """The other side of a 1:1 call reported a round trip with a queue of seconds (FLOOD_MS).
 
-    In a call the links cross the same path, so a round trip measured on either side is the
-    round trip of both; and while a queue holds the connectivity checks back, the side whose
+    The two links cross the same path, so a round trip measured on either side is the round
+    trip of both; and while a queue holds the connectivity checks back, the side whose
     own checks wait in it reports no fresh one for seconds. Measured on the bench's schedule
     (rural to worst): the client's page still reported its 300 ms of before the fall 4.5 s
     after it, while the worker's page already read 3.1 s.
