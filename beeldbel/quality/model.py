@@ -709,7 +709,7 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
     if isinstance(event, Report):
         link = _take_sending(quality.link(event.sender), event, now, commands)
         quality = quality._with(link)
-        if event.rtt_ms is not None and len(quality.links) == 2:  # 1:1, one path
+        if event.rtt_ms is not None and _one_path(quality.links):
             path = Sample(now, event.interval_s, event.rtt_ms, event.rtt_ms)
             for other in quality.links:
                 if other.sender != event.sender:
@@ -727,15 +727,20 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
         quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
     links = quality.links
     for i, link in enumerate(links):
-        # In a 1:1 call both links cross both access networks; in a larger one each
-        # crosses its sender's and the media node's.
-        others = links[:i] + links[i + 1 :] if len(links) == 2 else ()
+        others = links[:i] + links[i + 1 :] if _one_path(links) else ()
         links = (*links[:i], _decide(link, now, commands, others), *links[i + 1 :])
     quality = replace(quality, links=links)
     advice = tuple(
         PhoneAdvice(now, c.sender, c.reason) for c in commands if isinstance(c, RecommendPhone)
     )
     return replace(quality, phone=quality.phone + advice, version=quality.version + 1), commands
+
+
+def _one_path(links: tuple[Link, ...]) -> bool:
+    """A 1:1 call: both links cross both access networks, so a round trip measured on either
+    side is the path's, and trouble one way is trouble the other (in a case meeting each link
+    crosses its sender's network and the media node's)."""
+    return len(links) == 2
 
 
 def fitting_mode(available_kbps: float) -> Mode:
@@ -963,7 +968,7 @@ def _assess(
                 elif _slow_for(link, now, SLOW_CONFIRM_S):
                     to = _down(mode)
                 worse(URGENT, to, Reason.CONGESTION)
-                if _queued_ms(link, report) >= FLOOD_MS:
+                if _flooded(link, report.rtt_ms):
                     # Seconds of queue: the link has fallen under what is sent (a fall in
                     # capacity), and every second more is a second the voice waits. Nothing
                     # but the voice until it has drained; pictures come back through probes.
@@ -1008,8 +1013,16 @@ def _flooded_path(link: Link, now: float, after: float) -> bool:
     path = link.path
     if path is None or path.at <= after or now - path.at > _late_after(path.interval_s):
         return False
+    return _flooded(link, path.value)
+
+
+def _flooded(link: Link, rtt_ms: float | None) -> bool:
+    """A round trip on ``link``'s path with a queue of seconds: :data:`FLOOD_MS` or more
+    above the recent minimum, and :data:`SLOW_RTT_MS` or more."""
     floor = _rtt_floor(link)
-    return floor is not None and path.value >= SLOW_RTT_MS and path.value - floor >= FLOOD_MS
+    if rtt_ms is None or floor is None:
+        return False
+    return rtt_ms >= SLOW_RTT_MS and rtt_ms - floor >= FLOOD_MS
 
 
 def _video_stalled(link: Link, now: float) -> bool:
