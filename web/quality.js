@@ -400,7 +400,8 @@ export class QualityAgent {
   //   the latest fresh round trip (younger than RTT_FRESH_MS: while a queue holds the
   //   connectivity checks back, none comes) is within RTT_STEADY_MS of the one before, or of
   //   the lowest in the last RTT_BASE_MS; or the wait stands still, within WAIT_STEADY_MS of
-  //   the last check's (nothing draining into the buffer). At most once per DROP_EVERY_MS.
+  //   the last check's, or falls by more than that (nothing draining into the buffer). At
+  //   most once per DROP_EVERY_MS.
   // - the voice waits more than BURST_VOICE_MS, whatever the round trip: a burst out of a
   //   queue that is still draining, stale either way (on the schedule, rural to worst, the
   //   queue took 6-8 s to drain, and the worker's jitter buffer filled to 1.8 s meanwhile).
@@ -455,8 +456,13 @@ export class QualityAgent {
     // 310-370 ms for 5.5 s with the round trip back at its 800 ms, until two fresh round
     // trips, 2.5 s apart, agreed.
     const steady = this.waits !== null && Math.abs(waits - this.waits) < WAIT_STEADY_MS;
+    // Or it falls: the burst is in, and NetEQ works off what it holds, over seconds. Measured
+    // from 4g to worst: a drop 9.6 s after the fall, while the queue still drained; then the
+    // voice waited 321, 566 and 445 ms (the next drop no sooner than 3 s after the last), and
+    // only from 13.7 s 98 ms and less.
+    const falling = this.waits !== null && this.waits - waits >= WAIT_STEADY_MS;
     this.waits = waits;
-    const settled = drained || steady;
+    const settled = drained || steady || falling;
     const stale = waits > STALE_VOICE_MS && settled && now - this.staleDroppedAt > DROP_EVERY_MS;
     const burst = waits > BURST_VOICE_MS;
     if ((stale || burst) && now - this.droppedAt > BURST_DROP_EVERY_MS && !this.dropping) {
@@ -465,7 +471,8 @@ export class QualityAgent {
       try {
         if (await this.session.dropStaleVoice(peer)) {
           this.droppedAt = performance.now(); // done: the next one at least 3 s after it
-          if (stale) this.staleDroppedAt = this.droppedAt;
+          // A burst's drop leaves the next stale one free: the queue may still be draining.
+          if (stale && !burst) this.staleDroppedAt = this.droppedAt;
         }
       } finally {
         this.dropping = false;
