@@ -198,6 +198,7 @@ export class QualityAgent {
     this.droppedAt = -Infinity; // when we last dropped stale voice
     this.staleDroppedAt = -Infinity; // ... with the queue drained (not a burst)
     this.dropping = false;
+    this.dropHeld = false; // a drop was due, held back by BURST_DROP_EVERY_MS only
     this.settled = false; // `audio` has stood QUIET_AFTER_MS: video recvonly (see direction)
     this.settleTimer = null;
     this.quiet = false; // the voice goes without the congestion control's extensions
@@ -465,7 +466,14 @@ export class QualityAgent {
     const settled = drained || steady || falling;
     const stale = waits > STALE_VOICE_MS && settled && now - this.staleDroppedAt > DROP_EVERY_MS;
     const burst = waits > BURST_VOICE_MS;
-    if ((stale || burst) && now - this.droppedAt > BURST_DROP_EVERY_MS && !this.dropping) {
+    const spaced = now - this.droppedAt > BURST_DROP_EVERY_MS;
+    // Held back only by the spacing: the next check comes as soon as the spacing allows (see
+    // beat), not up to a second later. Measured from 4g to worst: the queue still drained
+    // after a drop, and the voice waited 414 and 450 ms 1 and 2 s after it, and 320 ms at the
+    // check 2.9 s after it, too soon for the next drop: none came, and 7 s passed before the
+    // voice was on time again.
+    this.dropHeld = (stale || burst) && !spaced;
+    if ((stale || burst) && spaced && !this.dropping) {
       // Not while the session negotiates: the next check tries again.
       this.dropping = true;
       try {
@@ -506,7 +514,9 @@ export class QualityAgent {
     } else {
       this.offlineSince = null;
     }
-    if (now - this.playoutAt >= PLAYOUT_CHECK_MS) {
+    const held = this.dropHeld && now - this.droppedAt > BURST_DROP_EVERY_MS;
+    if (now - this.playoutAt >= PLAYOUT_CHECK_MS || held) {
+      this.dropHeld = false;
       this.playoutAt = now;
       this.watchPlayout().catch(() => {});
     }
