@@ -8,6 +8,7 @@ and the reference stream's figures are judged by the same self-check the bench u
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from beeldbel.linkemu.__main__ import parser, schedule_from
-from beeldbel.linkemu.model import parse_schedule
+from beeldbel.linkemu.model import LinkProfile, Schedule, Segment, parse_schedule
 from beeldbel.linkemu.relay import Relay
 from beeldbel.linkemu.state import Direction
 from bench.linkemu import reference_run
@@ -159,3 +160,101 @@ async def test_a_handover_moves_the_client_to_a_new_address_and_the_old_one_goes
         client_transport.close()
         target_transport.close()
         await relay.close()
+
+
+async def test_a_stream_crosses_a_lossy_link_whole_and_in_order() -> None:
+    # TCP through the emulator (a client's signaling): pieces the model drops are sent
+    # again, and the stream arrives whole and in order both ways.
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(4096):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    target = server.sockets[0].getsockname()[:2]
+    lossy = parse_schedule("lan")
+    link = lossy.segments[0].profile
+    assert link is not None
+    changed = dataclasses.replace(link.up, rate_kbps=2000.0, delay_ms=5.0, loss=0.2)
+    schedule = Schedule("lossy", (Segment(LinkProfile("lossy", changed, changed)),))
+    relay = Relay(("127.0.0.1", 0), ("127.0.0.1", 9), schedule, seed=3, stream_target=target)
+    await relay.start()
+    try:
+        assert relay.stream_address is not None
+        reader, writer = await asyncio.open_connection(*relay.stream_address)
+        sent = random.Random(5).randbytes(60_000)
+        for at in range(0, len(sent), 7_000):
+            writer.write(sent[at : at + 7_000])
+        await writer.drain()
+        echoed = await asyncio.wait_for(reader.readexactly(len(sent)), 60)
+        assert echoed == sent
+        counters = relay.counters()
+        assert counters["streams"] == 1
+        assert counters["stream_resent"]["up"] > 0
+        assert counters["stream_resent"]["down"] > 0
+        assert counters["up"]["dropped_loss"] > 0
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await relay.close()
+        server.close()
+
+
+async def test_a_stream_waits_in_the_same_queue_as_the_datagrams() -> None:
+    # A report of the client's goes up the same weak link as its media: queued behind the
+    # packets sent before it, not past them.
+    loop = asyncio.get_running_loop()
+    arrivals: list[str] = []
+
+    class Target(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            arrivals.append("datagram")
+
+    async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(4096):
+            arrivals.append("stream")
+        writer.close()
+        await writer.wait_closed()
+
+    datagrams, _ = await loop.create_datagram_endpoint(Target, local_addr=("127.0.0.1", 0))
+    server = await asyncio.start_server(stream, "127.0.0.1", 0)
+    schedule = schedule_from(parser().parse_args(["--listen", "127.0.0.1:0",
+        "--target", "127.0.0.1:9", "--rate-up", "64", "--queue", "100"]))  # fmt: skip
+    relay = Relay(
+        ("127.0.0.1", 0),
+        datagrams.get_extra_info("sockname")[:2],
+        schedule,
+        stream_target=server.sockets[0].getsockname()[:2],
+    )
+    await relay.start()
+    client, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, remote_addr=relay.listen_address
+    )
+    try:
+        assert relay.stream_address is not None
+        _, writer = await asyncio.open_connection(*relay.stream_address)
+        for _ in range(12):  # 1.5 s of the link at 64 kbit/s
+            client.sendto(bytes(1000))
+        await until(lambda: relay.up is not None and relay.up.counters.received == 12)
+        writer.write(b'42["stats",{}]')
+        await until(lambda: "stream" in arrivals)
+        assert arrivals == ["datagram"] * 12 + ["stream"]
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        client.close()
+        datagrams.close()
+        await relay.close()
+        server.close()
+
+
+def test_the_stream_target_must_be_on_loopback_too() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        Relay(
+            ("127.0.0.1", 0),
+            ("127.0.0.1", 9),
+            parse_schedule("lan"),
+            stream_target=("10.0.0.1", 80),
+        )

@@ -8,7 +8,9 @@
 Prints one JSON line when listening (``{"listening": [host, port], "upstream": [host,
 port], "started_at": seconds of time.monotonic(), ...}``: where the target hears the client
 from, and when the schedule started) and one with the per-direction counters on exit
-(SIGINT, SIGTERM or ``--duration``); with ``--stats-file`` it also rewrites that file with
+(SIGINT, SIGTERM or ``--duration``); with ``--stream-target`` it also carries TCP
+connections over the same link (``"stream": [host, port]`` in the ready line); with
+``--stats-file`` it also rewrites that file with
 the counters every ``--stats-interval`` seconds. Custom flags override the named profile
 (``lan`` by default) in both directions, except the rates, which are per direction.
 """
@@ -62,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=int, help="queue depth in packets")
     p.add_argument("--queue-bytes", type=int, help="queue depth in bytes")
     p.add_argument("--reorder", action="store_true", help="let jitter reorder packets")
+    p.add_argument(
+        "--stream-target",
+        type=address,
+        help="HOST:PORT (loopback): also carry TCP connections to it over the same link "
+        "(a client's signaling); they are taken at the ready line's \"stream\" address",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--duration", type=float, help="exit after this many seconds")
     p.add_argument("--stats-file", type=Path)
@@ -112,13 +120,18 @@ async def run(args: argparse.Namespace, schedule: Schedule) -> dict[str, Any]:
         loop.add_signal_handler(signum, stop.set)
     if args.duration is not None:
         loop.call_later(args.duration, stop.set)
-    async with Relay(args.listen, args.target, schedule, seed=args.seed) as relay:
+    relay = Relay(
+        args.listen, args.target, schedule, seed=args.seed, stream_target=args.stream_target
+    )
+    async with relay:
+        stream = relay.stream_address
         emit(
             {
                 "listening": list(relay.listen_address),
                 "upstream": list(relay.upstream_address),
                 "started_at": relay.started_at,  # time.monotonic(), as every process sees it
                 "schedule": schedule.as_dict(),
+                **({} if stream is None else {"stream": list(stream)}),
             }
         )
         while not stop.is_set():
@@ -138,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         schedule = schedule_from(args)
         require_loopback(args.listen)
         require_loopback(args.target)
+        if args.stream_target is not None:
+            require_loopback(args.stream_target)
     except ValueError as error:
         sys.stderr.write(f"linkemu: {error}\n")
         return 2

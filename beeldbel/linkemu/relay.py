@@ -4,11 +4,20 @@ A client sends to the relay's listening address; the relay forwards to the targe
 its own upstream socket and sends the target's answers back to the client (the last
 address it heard from). Each packet is put through the model with ``loop.time()`` and
 sent when the model says, or not at all. One client at a time.
+
+With a ``stream_target`` the relay also carries TCP connections to it over the same link
+(a client's signaling shares its media's link, and its queue): what either end writes goes
+through the same ``Direction`` in pieces of up to :data:`STREAM_PIECE` bytes, in order. A
+piece the model drops is offered again after a retransmission timeout (a round trip plus
+200 ms, doubling while they keep being dropped, as TCP backs off), and those after it
+wait: a lost piece holds up the stream as it does in TCP. Acknowledgements are not
+emulated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import random
 import socket
@@ -18,9 +27,14 @@ from typing import Any
 from beeldbel.linkemu.model import Schedule
 from beeldbel.linkemu.state import Direction, Fate, Sends
 
-__all__ = ["Relay", "require_loopback"]
+__all__ = ["STREAM_PIECE", "Relay", "require_loopback"]
 
 Address = tuple[str, int]
+To = Address | asyncio.StreamWriter | None  # where a packet goes: a stream's, for a stream
+
+STREAM_PIECE = 1200  # bytes: one packet of a stream
+RETRANSMIT_MIN_S = 0.2  # Linux's minimum retransmission timeout, on top of the round trip
+RETRANSMIT_MAX_S = 6.4  # backing off from 0.2 s, the fifth retry waits this long
 
 
 def require_loopback(address: Address) -> Address:
@@ -53,9 +67,20 @@ class Relay:
     sends to the old one is counted as ``dropped_old_address`` and goes no further.
     """
 
-    def __init__(self, listen: Address, target: Address, schedule: Schedule, seed: int = 1) -> None:
+    def __init__(
+        self,
+        listen: Address,
+        target: Address,
+        schedule: Schedule,
+        seed: int = 1,
+        stream_target: Address | None = None,
+    ) -> None:
         self.listen = require_loopback(listen)
         self.target = require_loopback(target)
+        self.stream_target = None if stream_target is None else require_loopback(stream_target)
+        self._stream_server: asyncio.Server | None = None
+        self.streams = 0  # TCP connections carried
+        self.resent = {"down": 0, "up": 0}  # stream pieces offered again after a drop
         self.schedule = schedule
         self.seed = seed
         self.up: Direction | None = None
@@ -70,7 +95,7 @@ class Relay:
         self._upstream_transport: asyncio.DatagramTransport | None = None
         self._old_upstream: list[asyncio.DatagramTransport] = []
         self._timers: set[asyncio.TimerHandle] = set()
-        self._pending: dict[str, deque[tuple[Fate, bytes, Address | None]]] = {
+        self._pending: dict[str, deque[tuple[Fate, bytes, To]]] = {
             "down": deque(),
             "up": deque(),
         }
@@ -90,6 +115,14 @@ class Relay:
         return host, port
 
     @property
+    def stream_address(self) -> Address | None:
+        """Where TCP connections to ``stream_target`` are taken (None without one)."""
+        if self._stream_server is None:
+            return None
+        host, port = self._stream_server.sockets[0].getsockname()[:2]
+        return host, port
+
+    @property
     def sent(self) -> dict[str, int]:
         return {name: sends.sent for name, sends in self.sends.items()}
 
@@ -106,6 +139,8 @@ class Relay:
             lambda: _Side(self._from_client), local_addr=self.listen
         )
         await self._open_upstream()
+        if self.stream_target is not None:
+            self._stream_server = await asyncio.start_server(self._stream, self.listen[0], 0)
         for start, segment in zip(self.schedule.starts, self.schedule.segments, strict=True):
             if segment.new_address:
                 handle = loop.call_at(now + start, self._readdress)
@@ -146,14 +181,21 @@ class Relay:
         assert self.down is not None
         self._forward(self.down, "down", data, self._client)
 
-    def _forward(self, direction: Direction, name: str, data: bytes, addr: Address | None) -> None:
+    def _forward(
+        self,
+        direction: Direction,
+        name: str,
+        data: bytes,
+        addr: To,
+        in_order: bool = False,
+    ) -> Fate:
         loop = asyncio.get_running_loop()
         now = loop.time()
         fate = direction.offer(now, len(data))
         if fate.deliver_at is None:
-            return
+            return fate
         profile = direction.profile_at(now)
-        reorder = profile is not None and profile.reorder
+        reorder = not in_order and profile is not None and profile.reorder
         if not reorder:
             self._pending[name].append((fate, data, addr))
         until = fate.deliver_at
@@ -173,13 +215,80 @@ class Relay:
 
         handle = loop.call_at(until, due)
         self._timers.add(handle)
+        return fate
 
-    def _send(self, name: str, data: bytes, addr: Address | None, fate: Fate) -> None:
+    def _send(self, name: str, data: bytes, addr: To, fate: Fate) -> None:
+        if isinstance(addr, asyncio.StreamWriter):
+            if not addr.is_closing():
+                addr.write(data)
+                self.sends[name].record(asyncio.get_running_loop().time(), fate, len(data))
+            return
         # Up: from the upstream address in force when the packet is sent.
         transport = self._listen_transport if name == "down" else self._upstream_transport
         if transport is not None and not transport.is_closing():
             transport.sendto(data, addr)
             self.sends[name].record(asyncio.get_running_loop().time(), fate, len(data))
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        this = asyncio.current_task()
+        if this is not None:  # close() ends it
+            self._tasks.add(this)
+            this.add_done_callback(self._tasks.discard)
+        # Ended by close(): as asyncio's server sees it, the connection simply ends (it logs
+        # a cancelled handler as an error).
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._carry(reader, writer)
+
+    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self.stream_target is not None
+        try:
+            far_reader, far_writer = await asyncio.open_connection(*self.stream_target)
+        except (OSError, asyncio.CancelledError):
+            writer.close()
+            return
+        self.streams += 1
+        pumps = [
+            asyncio.create_task(self._pump(reader, "up", far_writer)),
+            asyncio.create_task(self._pump(far_reader, "down", writer)),
+        ]
+        for task in pumps:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            # Either end closing (or failing) ends the connection, once what it sent is in.
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for end in (writer, far_writer):
+                end.close()
+            for end in (writer, far_writer):
+                with contextlib.suppress(OSError, asyncio.CancelledError):
+                    await end.wait_closed()
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, name: str, writer: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        direction = self.up if name == "up" else self.down
+        assert direction is not None
+        arrives = loop.time()
+        while data := await reader.read(STREAM_PIECE):
+            wait: float | None = None
+            while (
+                fate := self._forward(direction, name, data, writer, in_order=True)
+            ).deliver_at is None:
+                self.resent[name] += 1
+                if wait is None:
+                    profile = direction.profile_at(loop.time())
+                    rtt = 0.0 if profile is None else 2 * profile.delay_ms / 1000
+                    wait = rtt + RETRANSMIT_MIN_S
+                else:
+                    wait = min(2 * wait, RETRANSMIT_MAX_S)
+                await asyncio.sleep(wait)
+            arrives = max(arrives, fate.deliver_at)
+        await asyncio.sleep(max(0.0, arrives - loop.time()))  # the last pieces are in
 
     def counters(self) -> dict[str, Any]:
         """Per direction: the model's counters plus what the relay sent (``Sends``)."""
@@ -189,6 +298,9 @@ class Relay:
             "addresses": len(self.addresses),
             "clients": len(self.clients),
         }
+        if self.stream_target is not None:
+            result["streams"] = self.streams
+            result["stream_resent"] = dict(self.resent)
         for name, direction in (("down", self.down), ("up", self.up)):
             if direction is not None:
                 result[name] = {**direction.counters.as_dict(), **self.sends[name].as_dict()}
@@ -201,6 +313,8 @@ class Relay:
         self._timers.clear()
         for pending in self._pending.values():
             pending.clear()
+        if self._stream_server is not None:
+            self._stream_server.close()  # no new connections; those open end below
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
