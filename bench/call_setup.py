@@ -50,13 +50,14 @@ from tests.browser.conftest import (
     Coturn,
     Server,
     coturn_with_secret,
+    free_port,
     open_app,
     sign_in_with_totp,
     start_server_with_turn,
     stop_server,
 )
 from tests.browser.test_call import RECORDER_JS, book
-from tests.browser.test_call_handover import TURN_VIA_JS, emulator
+from tests.browser.test_call_handover import SIGNALING_VIA_JS, TURN_VIA_JS, emulator
 
 SLOTS_PER_SERVER = 9  # five-minute slots joinable now, booked back to back
 SLOT_EVERY_S = 305
@@ -202,12 +203,16 @@ class Rig:
 
     def __post_init__(self) -> None:
         self.worker = self._page(self.browser.new_context(viewport=TABLET))
-        self.client = self._page(self.browser.new_context(viewport=TABLET, has_touch=True))
+        # bypass_csp: the client's signaling may go through the emulator's port, which the
+        # service's connect-src does not name (signaling_via_emulator).
+        self.client = self._page(
+            self.browser.new_context(viewport=TABLET, has_touch=True, bypass_csp=True)
+        )
 
     @staticmethod
     def _page(context: BrowserContext) -> Page:
         context.set_default_timeout(LONG_MS)
-        for script in (RECORDER_JS, TURN_VIA_JS, BENCH_JS):
+        for script in (RECORDER_JS, TURN_VIA_JS, SIGNALING_VIA_JS, BENCH_JS):
             context.add_init_script(script)
         return context.pages[0] if context.pages else context.new_page()
 
@@ -218,7 +223,13 @@ class Rig:
         self.servers += 1
         where = self.home / f"server-{self.servers}"
         where.mkdir()
-        self.server = start_server_with_turn(where, self.coturn, **settings)
+        # The service's own origin listed: a page whose signaling goes through the emulator
+        # (signaling_via_emulator) keeps its origin, and the WebSocket's Host is the emulator's.
+        port = free_port()
+        origins = json.dumps([f"http://127.0.0.1:{port}"])
+        self.server = start_server_with_turn(
+            where, self.coturn, port, allowed_origins=origins, **settings
+        )
         sign_in_with_totp(self.worker, self.server, WORKER)
         token = self.worker.evaluate(TOKEN_JS)
         assert isinstance(token, str)
@@ -298,6 +309,12 @@ class Rig:
             "via => { window.__turnVia = via; }",
             {"from": f"turn:127.0.0.1:{self.coturn.port}", "to": f"turn:127.0.0.1:{relay_port}"},
         )
+
+    def signaling_via_emulator(self, stream_port: int) -> None:
+        """The client's signaling through the emulator (its ``stream`` address) as well: its
+        WebSocket reconnects there; returns once the service has welcomed it back."""
+        self.client.evaluate("port => window.__signalingVia.move(port)", stream_port)
+        self.client.wait_for_function("() => window.__signalingVia.welcomed")
 
 
 @contextlib.contextmanager

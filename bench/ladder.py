@@ -3,7 +3,10 @@ the client's leg on weak links, with Beeldbel's quality controller on and off.
 
 The rig of ``bench.call_setup`` and ``bench.recovery``: two warm Chromiums (worker and
 client), a coturn on loopback, the service relay-only, and the client's TURN leg through the
-link emulator (``python -m beeldbel.linkemu``), started at admission. Each profile runs
+link emulator (``python -m beeldbel.linkemu``), started at admission. The client's signaling
+goes through the same emulated link (``--stream-target``: its WebSocket reconnects through
+the emulator before the client is let in), so its reports and the service's answers wait in
+the same queue as its media, as they do on a real weak link. Each profile runs
 twice in the same bench: ``on`` (``BEELDBEL_QUALITY_CONTROL=true``: the browsers report,
 the server sets modes) and ``off`` (``false``: the stats are acknowledged and nothing is
 decided; only the browsers' congestion control adapts). Nobody touches the pages during a
@@ -178,11 +181,14 @@ def one_call(
 ) -> dict[str, Any]:
     schedule = SCHEDULE if profile == "schedule" else profile
     appointment_id, _ = r.waiting()
+    assert r.server is not None
     args = (r.coturn.port, schedule, home / f"link-{profile}-{seed}.json")
-    with emulator(*args, seed=seed) as (ready, counters):
+    service = int(r.server.base_url.rsplit(":", 1)[1])
+    with emulator(*args, seed=seed, stream_port=service) as (ready, counters):
         started = float(ready["started_at"])  # monotonic, as this process's
         wall = time.time() - time.monotonic()  # Date.now() in the pages, in seconds
         r.via_emulator(int(ready["listening"][1]))
+        r.signaling_via_emulator(int(ready["stream"][1]))
         r.admit()
         for page in (r.worker, r.client):
             page.evaluate(SAMPLER_JS, SAMPLE_MS)

@@ -136,8 +136,8 @@ def _ready(url: str) -> bool:
         return False
 
 
-def start_server(data_dir: Path, **settings: str) -> Server:
-    port = free_port()
+def start_server(data_dir: Path, port: int | None = None, **settings: str) -> Server:
+    port = free_port() if port is None else port
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("BEELDBEL_")},
         "BEELDBEL_DATA_DIR": str(data_dir),
@@ -643,12 +643,15 @@ def coturn_with_secret(home: Path) -> Iterator[Coturn]:
         yield started
 
 
-def start_server_with_turn(base: Path, coturn: Coturn, **settings: str) -> Server:
+def start_server_with_turn(
+    base: Path, coturn: Coturn, port: int | None = None, **settings: str
+) -> Server:
     """The service handing out credentials for ``coturn`` (plus any other settings)."""
     secret = base / "turn-secret"
     secret.write_text(TURN_SECRET + "\n")
     return start_server(
         base / "data",
+        port,
         turn_urls=json.dumps([f"turn:127.0.0.1:{coturn.port}?transport=udp"]),
         turn_secret_file=str(secret),
         **settings,

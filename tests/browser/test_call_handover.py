@@ -87,6 +87,47 @@ TURN_VIA_JS = """
 """
 
 
+# The page's signaling through the emulator too (its ``stream`` address): on a weak link the
+# client's reports and the service's answers share the link, and its queue, with the media.
+# ``window.__signalingVia.move(port)`` closes the page's WebSocket; the page reconnects
+# (web/call.js), now to that port, and ``welcomed`` says when the service has let it back in.
+# The page keeps its origin, so the service must allow it (``allowed_origins``): the
+# WebSocket's Host is the emulator's.
+SIGNALING_VIA_JS = """
+(() => {
+  const via = { port: null, open: false, welcomed: false, sockets: [] };
+  window.__signalingVia = via;
+  const Previous = window.WebSocket;
+  const Via = function (url, ...rest) {
+    let target = url;
+    if (via.port && typeof url === 'string' && url.includes('/socket.io/')) {
+      const moved = new URL(url);
+      moved.port = String(via.port);
+      target = moved.toString();
+    }
+    const ws = new Previous(target, ...rest);
+    if (target !== url) {
+      ws.addEventListener('open', () => { via.open = true; });
+      ws.addEventListener('message', (event) => {
+        if (typeof event.data === 'string' && event.data.includes('"welcome"')) via.welcomed = true;
+      });
+    }
+    via.sockets = via.sockets.filter((s) => s.readyState <= 1).concat([ws]);
+    return ws;
+  };
+  Via.prototype = Previous.prototype;
+  for (const key of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Via[key] = Previous[key];
+  window.WebSocket = Via;
+  via.move = (port) => {
+    via.port = port;
+    via.open = false;
+    via.welcomed = false;
+    for (const ws of via.sockets) ws.close();
+  };
+})();
+"""
+
+
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
     with coturn_with_secret(tmp_path_factory.mktemp("coturn")) as started:
@@ -110,14 +151,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, coturn: Coturn) -> Iterator
 
 @contextlib.contextmanager
 def emulator(
-    target_port: int, schedule: str, stats: Path, seed: int = 1
+    target_port: int, schedule: str, stats: Path, seed: int = 1, stream_port: int | None = None
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """``python -m beeldbel.linkemu`` in front of coturn; yields its ready line, and its
-    final counters (filled in on exit)."""
+    final counters (filled in on exit). With ``stream_port`` it also carries TCP to that
+    port over the same link (the ready line's ``stream``: see SIGNALING_VIA_JS)."""
+    stream = [] if stream_port is None else ["--stream-target", f"127.0.0.1:{stream_port}"]
     process = subprocess.Popen(
         [sys.executable, "-m", "beeldbel.linkemu", "--listen", "127.0.0.1:0",
          "--target", f"127.0.0.1:{target_port}", "--schedule", schedule, "--seed", str(seed),
-         "--stats-file", str(stats), "--stats-interval", "0.5"],
+         "--stats-file", str(stats), "--stats-interval", "0.5", *stream],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     counters: dict[str, Any] = {}
