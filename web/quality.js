@@ -4,7 +4,8 @@
 // hands and eyes (beeldbel/quality/model.py is its head, on the server):
 //
 // * Every 1.5 s (4 s once the link is weak, since reports share it; sooner, but not within
-//   1.5 s of the last, when a fresh round trip is a second longer than the last reported) a
+//   1.5 s of the last, when a fresh round trip is a second longer than the last reported;
+//   and every 1.5 s again when the weak part of the path is the far side's: see clearLink) a
 //   compact `stats` message: the outgoing bandwidth estimate, round trip, loss and jitter of
 //   what we send (from the selected candidate pair and the far end's receiver reports),
 //   frames sent, and of what we receive: frames decoded, seconds frozen, share of audio
@@ -33,6 +34,8 @@
 const GOOD_INTERVAL_MS = 1500;
 const WEAK_INTERVAL_MS = 4000; // ~150 bytes: under 200 bytes per 5 s
 const OFFLINE_FALLBACK_MS = 5000;
+const CLEAR_ACK_MS = 200; // see clearLink
+const ACKS = 3;
 const CHECK_MS = 500;
 const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
@@ -172,6 +175,7 @@ export class QualityAgent {
     this.lastReportAt = 0;
     this.offlineSince = null;
     this.unackedSince = null; // the oldest report the server has not acknowledged
+    this.acks = []; // how long the service took to answer our last ACKS reports (ms)
     this.fellBack = false; // dropped to audio on our own; told the server yet?
     this.stillCanvas = null;
     this.stillTrack = null;
@@ -376,10 +380,12 @@ export class QualityAgent {
     // it picks the start (see onWelcome).
     this.weak = (report.rtt || 0) > 600 || report.loss > 0.1;
     if (report.rtt !== undefined) this.measured = true;
-    if (this.unackedSince === null) this.unackedSince = performance.now();
+    const sentAt = performance.now();
+    if (this.unackedSince === null) this.unackedSince = sentAt;
     try {
       const ack = await this.session.send('stats', report);
       this.unackedSince = null;
+      this.acks = [...this.acks.slice(1 - ACKS), performance.now() - sentAt];
       if (ack && ack.ok && report.fb) this.fellBack = false;
     } catch {
       // offline, or no answer in time: the next beat tries again
@@ -495,6 +501,24 @@ export class QualityAgent {
     return last.loss > 0.1 || (last.rtt || 0) > 1000 || last.cc > 0.05 || (last.bw || 1e9) < 150;
   }
 
+  // Our reports share our own link only. The media's figures are the whole path's: the
+  // worker's page goes to `stills` and sees the long round trip because the client's link is
+  // weak, while its reports reach the service over its own good one. Holding them to 4 s
+  // there only delays what the server most needs: how the client's voice arrives (on the
+  // bench's schedule the worker's report of the client's voice breaking up came 4.5 s after
+  // the one before, and only then did the client's link step down). So the link is clear
+  // when the service answered our last reports (up to ACKS) within CLEAR_ACK_MS and within half the
+  // media's round trip (the far side holds the rest of it), and nothing is waiting longer.
+  // A page whose own link is the weak one hears back no sooner than that link's round trip
+  // (300-800 ms on 2G-class links; seconds once a queue fills), and keeps to 4 s.
+  clearLink(now) {
+    if (!this.acks.length) return false;
+    if (this.unackedSince !== null && now - this.unackedSince > CLEAR_ACK_MS) return false;
+    const slowest = Math.max(...this.acks);
+    const media = (this.last && this.last.rtt) || 0;
+    return slowest < CLEAR_ACK_MS && slowest * 2 <= media;
+  }
+
   beat() {
     const session = this.session;
     if (session.phase !== 'in_call' || !this.enabled) {
@@ -520,7 +544,7 @@ export class QualityAgent {
       this.playoutAt = now;
       this.watchPlayout().catch(() => {});
     }
-    const weak = this.weak || rung(this.mode) <= rung('stills'); // the mode we are in now
+    const weak = (this.weak || rung(this.mode) <= rung('stills')) && !this.clearLink(now);
     const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
     const soon = this.reportSoon && now - this.lastReportAt >= GOOD_INTERVAL_MS;
     if (now - this.lastReportAt >= interval || soon) {

@@ -386,45 +386,105 @@ async () => {
 """
 
 
-EARLY_REPORT_JS = """
-async (risesTo) => {
-  // The page's own QualityAgent (web/quality.js) on a fake connection whose round trip we
-  // set; in `stills` it reports every 4 s. Returns [seconds, reported round trip] per report.
+# The page's own QualityAgent (web/quality.js) in `stills`, on a fake connection whose round
+# trip (`link.rtt`, seconds; `link.answers`: connectivity checks answered) the caller sets and
+# may change; the service answers each report after `ackMs`. `sent`: [seconds, reported
+# round trip] per report.
+STILLS_AGENT_JS = """
   const { QualityAgent } = await import('/static/quality.js');
-  let rtt = 0.3;
-  let answers = 10;
-  const pc = {
-    connectionState: 'connected',
-    getTransceivers: () => [],
-    getStats: async () =>
-      new Map([
-        ['T', { type: 'transport', selectedCandidatePairId: 'P' }],
-        ['P', { id: 'P', type: 'candidate-pair', nominated: true, state: 'succeeded',
-                currentRoundTripTime: rtt, responsesReceived: answers,
-                availableOutgoingBitrate: 40000 }],
-      ]),
-  };
-  const sent = [];
-  const t0 = performance.now();
-  const session = {
-    phase: 'in_call', online: true, me: { id: 'me' }, peers: new Map([['far', { pc }]]),
-    send: async (kind, report) => { sent.push([(performance.now() - t0) / 1000, report.rtt]); },
-    dropStaleVoice: async () => false,
-  };
-  const agent = new QualityAgent(session);
-  agent.mode = 'stills';
-  agent.measured = true;
-  agent.start();
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  const stillsAgent = (link, ackMs) => {
+    const pc = {
+      connectionState: 'connected',
+      getTransceivers: () => [],
+      getStats: async () =>
+        new Map([
+          ['T', { type: 'transport', selectedCandidatePairId: 'P' }],
+          ['P', { id: 'P', type: 'candidate-pair', nominated: true, state: 'succeeded',
+                  currentRoundTripTime: link.rtt, responsesReceived: link.answers,
+                  availableOutgoingBitrate: 40000 }],
+        ]),
+    };
+    const sent = [];
+    const t0 = performance.now();
+    const session = {
+      phase: 'in_call', online: true, me: { id: 'me' }, peers: new Map([['far', { pc }]]),
+      send: async (kind, report) => {
+        sent.push([(performance.now() - t0) / 1000, report.rtt]);
+        await sleep(ackMs);
+      },
+      dropStaleVoice: async () => false,
+    };
+    const agent = new QualityAgent(session);
+    agent.mode = 'stills';
+    agent.measured = true;
+    agent.start();
+    return { agent, sent };
+  };
+"""
+
+EARLY_REPORT_JS = (
+    """
+async (risesTo) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // In `stills` on its own weak link (answers take 400 ms) it reports every 4 s.
+  const link = { rtt: 0.3, answers: 10 };
+  const { agent, sent } = stillsAgent(link, 400);
   while (sent.length < 1) await sleep(100);
   await sleep(500);
-  rtt = risesTo / 1000; // a fresh answer: the round trip of a queue
-  answers += 1;
+  link.rtt = risesTo / 1000; // a fresh answer: the round trip of a queue
+  link.answers += 1;
   while (sent.length < 2) await sleep(100);
   agent.stop();
   return sent;
 }
 """
+)
+
+
+REPORT_PACE_JS = (
+    """
+async ([ackMs, rttMs]) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // When each report went out (seconds): the first, and those of the 6.5 s after it.
+  const { agent, sent } = stillsAgent({ rtt: rttMs / 1000, answers: 10 }, ackMs);
+  while (sent.length < 1) await sleep(50);
+  await sleep(6500);
+  agent.stop();
+  return sent.map(([at]) => at);
+}
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("ack_ms", "rtt_ms", "clear"),
+    [
+        (20, 900, True),  # the worker's page: the far side's link is the weak one
+        (450, 900, False),  # the client's page: answers take its own link's round trip
+        (90, 150, False),  # a short path, and our own part of it is most of it
+    ],
+)
+def test_a_page_whose_own_link_is_clear_reports_often_though_the_media_path_is_weak(
+    server: Server, browser: Browser, ack_ms: int, rtt_ms: int, clear: bool
+) -> None:
+    # Reports go every 4 s on a weak link, because they share it. A page in `stills` whose
+    # own link to the service answers its reports at once (within 200 ms and half the
+    # media's round trip) is not on the weak link: it reports every 1.5 s.
+    page = browser.page()
+    page.goto(server.url("/"))
+    sent: list[float] = page.evaluate(REPORT_PACE_JS, [ack_ms, rtt_ms])
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(sent)]
+    if clear:
+        assert len(sent) >= 4, sent
+        assert max(gaps) < 2.1, sent
+    else:
+        assert len(sent) <= 2, sent
+        assert min(gaps, default=4.0) >= 3.9, sent
 
 
 @pytest.mark.parametrize("rises_to", [3500, 900])
