@@ -136,3 +136,23 @@ async def test_silence_from_the_client_drops_to_audio_and_then_advises_the_phone
     )
     quality = (await outcome.json())["quality"]
     assert (quality["phone_recommended"], quality["phoned"]) == (True, True)
+
+
+async def test_the_worker_hearing_none_of_the_client_takes_its_own_picture_off_the_call(
+    world: World, peers: Any
+) -> None:
+    # The worker's page reports the client's voice missing (`gone`: concealment, silent
+    # included); the client's own reports are stuck in its link's queue and come no more.
+    # The worker's direction crosses that link too: the voice only, and the worker is not
+    # told that its own connection is weak.
+    appointment, worker, client = await in_call(world, peers)
+    worker_id = pid(appointment, "worker")
+    await report(worker, world, 3, GOOD, client)
+    lost = {**GOOD, "fd": 0, "cc": 0.2, "gone": 0.9}
+    ack = await worker.send("stats", {"id": "g", **lost})
+    assert ack["ok"] is True, ack
+    mode = await worker.wait_for("mode", lambda m: m["reason"] == "far_voice")
+    assert (mode["participant_id"], mode["mode"]) == (worker_id, "audio")
+    assert all(h["about"] != worker_id for h in worker.heard["hint"])
+    bad = await worker.send("stats", {"id": "b", **GOOD, "gone": 1.5})
+    assert (bad["ok"], bad["error"]["code"]) == (False, "invalid_input")

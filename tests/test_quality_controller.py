@@ -582,6 +582,71 @@ def test_no_probe_while_the_other_direction_of_the_call_shows_trouble() -> None:
     assert next(at for at, _ in of(log, Probe, WORKER)) == HOLD_S
 
 
+def test_the_far_sides_voice_gone_leaves_this_link_the_voice_only_without_blaming_it() -> None:
+    # Both in sd. At 30 s the client's link floods: its own reports wait in its queue and stop
+    # coming (the next arrives at 38 s); the worker's page, over its own good link, hears 80 %
+    # of the client's voice missing from its report at 31 s (20 % concealed with sound: NetEQ
+    # fades a long gap to silence). The worker's video goes through the client's link too: the
+    # voice only at once, and no hint tells the worker its own connection is weak.
+    def call(missing: float, meeting: bool = False) -> Trace:
+        trace: Trace = []
+        for at in [x * 1.5 for x in range(1, 40)]:
+            gone = at >= 31
+            heard = Received(CLIENT, 0 if gone else 15, 0.0, 0.2 if gone else 0.0,
+                             missing if gone else 0.0)  # fmt: skip
+            trace.append((at, Report(WORKER, 1.5, 2000, 60, received=heard)))
+            if at < 30 or at > 38:
+                trace.append(
+                    (at + 0.2, Report(CLIENT, 1.5, 2000, 60, received=Received(WORKER, 22)))
+                )
+        if meeting:
+            trace += [(at + 0.25, Report("guest", 1.0, 2000, 60)) for at in range(1, 60)]
+        return trace
+
+    quality, log = play(started(both=True), call(missing=0.8), 60)
+    first = 31.5  # the worker's first report from 31 s on
+    assert [(at, c) for at, c in moves(log, WORKER) if at >= 30] == [
+        (first, SetMode(WORKER, Mode.AUDIO, Reason.FAR_VOICE))
+    ]
+    assert [c for _, c in of(log, Hint, WORKER)] == []
+    # The client's own link: its media has stopped, the voice only at once too.
+    assert (first, SetMode(CLIENT, Mode.AUDIO, Reason.AUDIO_FIRST)) in moves(log, CLIENT)
+    assert_ladder_rules(quality, log)
+
+    # The voice breaking up (under MEDIA_GONE missing) is the far side's link's own step, not
+    # this link's; and in a case meeting the links do not share one path.
+    _, log = play(started(both=True), call(missing=0.3), 60)
+    assert [c for _, c in moves(log, WORKER) if c.reason is Reason.FAR_VOICE] == []
+    group = new_quality([CLIENT, WORKER, "guest"], 0.0, start=Mode.SD)
+    _, log = play(group, call(missing=0.8, meeting=True), 60)
+    assert [c for _, c in moves(log, WORKER) if c.reason is Reason.FAR_VOICE] == []
+
+
+def test_the_far_sides_voice_gone_during_a_probe_ends_it_and_leaves_the_voice_only() -> None:
+    # The worker's link probes from low at HOLD_S; 2 s into the probe the client's voice stops
+    # arriving at the worker. The probe is rolled back, and the failed probe's aftermath does
+    # not hide what the worker hears: the voice only, at once.
+    gone_from = HOLD_S + 2.0
+    trace: Trace = []
+    for at in [x * 0.5 for x in range(2, 100)]:
+        gone = at >= gone_from
+        heard = Received(CLIENT, 0 if gone else 10, 0.0, 0.2 if gone else 0.0, 0.9 if gone else 0.0)
+        if at % 1.5 == 0:
+            trace.append((at, Report(WORKER, 1.5, 2000, 60, received=heard)))
+        if at % 1.0 == 0 and not gone:
+            trace.append((at + 0.2, Report(CLIENT, 1.0, 300, 100, received=Received(WORKER, 10))))
+    quality, log = play(started(Mode.LOW, both=True), trace, 50)
+
+    probe = next(at for at, _ in of(log, Probe, WORKER))
+    assert probe < gone_from
+    after = [(at, c.mode, c.reason) for at, c in moves(log, WORKER) if at >= gone_from]
+    first = next(at for at, e in trace if at >= gone_from and isinstance(e, Report))
+    assert after[0] == (first, Mode.AUDIO, Reason.FAR_VOICE)
+    rolled_back = [(at, c.reason) for at, c in of(log, SetMode, WORKER) if at > probe]
+    assert rolled_back[0] == (first, Reason.PROBE_FAILED)
+    assert_ladder_rules(quality, log)
+
+
 def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:
     # The first report comes 12 s after the link began (ICE through TURN on a 2G link).
     _, log = play(started(Mode.STILLS), reports(CLIENT, 12, 40, every=2.0, rtt=500), 40)

@@ -135,6 +135,7 @@ class Stats(_Message):
     fd: Count | None = None
     frz: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = 0.0
     cc: Share = 0.0
+    gone: Share = 0.0  # ...and of it not arriving at all (silent concealment too)
     m: ModeName | None = None
     fb: StrictBool = False
 

@@ -103,6 +103,16 @@ The rules, with the constants that carry them:
   meanwhile, and the estimate is believed. A probe that failed only because the estimate
   did not cover the new mode leaves the estimate trusted: far below even the committed
   mode, it steps down at once.
+* **The far side's voice gone.** In a 1:1 call both links cross both access networks. When
+  this link's sender hears almost none of the far side's voice (:data:`MEDIA_GONE`
+  concealed), the far side's link has failed or flooded, and this link goes through it too:
+  ``audio`` at once (``far_voice``), with no hint about this sender's connection. The far
+  side's own reports cross that failing link and come late; this sender's come over its
+  own. Nor is it set aside after this link's failed probe, which did not cause it.
+  Measured on the bench's schedule (rural to worst, the client's signaling on the
+  emulated link too): the worker heard 0-20 % of the client's voice 1-2 s after the fall,
+  and its video (sd, 100 kbit/s into the client's 64) went on for 5 s more, until a round
+  trip of seconds came through; the client then heard the worker 2 s late.
 * **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
   come rarely; :data:`FIRST_REPORT_GRACE_S` before the first one), or nearly all audio
   concealed at the far end: ``audio`` at once and an ``outage`` hint. Reports coming back
@@ -372,6 +382,7 @@ class Reason(StrEnum):
     PINNED = "pinned"
     DATA_SAVER = "data_saver"
     AUDIO_FAILING = "audio_failing"
+    FAR_VOICE = "far_voice"  # the far side's voice does not arrive: its link has failed
 
 
 class Condition(StrEnum):
@@ -393,10 +404,15 @@ class Received:
     frames_decoded: int = 0
     frozen_s: float = 0.0  # total freeze duration (webrtc-stats) in the interval
     audio_concealed: float = 0.0  # share of samples concealed, silence not counted
+    # ... and the share that did not arrive: all concealment, silent included (a long gap
+    # fades to silence, so ``audio_concealed`` hardly sees voice that stopped coming)
+    audio_missing: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.audio_concealed <= 1.0:
             raise InvalidInput("concealment is a share", details={"field": "audio_concealed"})
+        if not 0.0 <= self.audio_missing <= 1.0:
+            raise InvalidInput("concealment is a share", details={"field": "audio_missing"})
         if self.frames_decoded < 0 or self.frozen_s < 0:
             raise InvalidInput("counts are not negative", details={"field": "frames_decoded"})
 
@@ -590,6 +606,7 @@ class Link:
     loss_ignored_until: float = 0.0  # loss reported until then is a rolled-back probe's
     estimate_ignored_until: float = 0.0  # ...and an estimate it knocked down
     path: Sample | None = None  # the latest round trip the other side of a 1:1 call reported
+    far_voice: Sample | None = None  # ...and the share of its voice this sender's page concealed
 
     @property
     def trouble_since(self) -> float | None:
@@ -714,6 +731,9 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
             for other in quality.links:
                 if other.sender != event.sender:
                     quality = quality._with(replace(other, path=path))
+        if event.received is not None and _one_path(quality.links):
+            far = Sample(now, event.interval_s, _gone(event.received))
+            quality = quality._with(replace(quality.link(event.sender), far_voice=far))
         if event.received is not None:
             other = quality.link(event.received.sender)
             other = _take_received(other, event.received, event.interval_s, now)
@@ -977,6 +997,9 @@ def _assess(
             worse(MILD, _down(mode), Reason.CONGESTION)
     if sending and mode is not Mode.AUDIO and _flooded_path(link, now, after):
         worse(SEVERE, Mode.AUDIO, Reason.CONGESTION)
+    # Not set aside after a failed probe (ignore_until): this link's probe did not do that.
+    if sending and mode is not Mode.AUDIO and _far_voice_gone(link, now, min(after, link.since)):
+        worse(SEVERE, Mode.AUDIO, Reason.FAR_VOICE)
     received = _fresh_received(link, now)
     fresh = link.received_at is not None and link.received_at > after
     if receiving and received is not None and fresh:
@@ -985,7 +1008,7 @@ def _assess(
         # trouble must last SUSTAIN_S keeps one burst from stepping down), so the step
         # comes within SUSTAIN_S however far the longer mean lags.
         breaking = received.audio_concealed
-        if received.audio_concealed >= MEDIA_GONE:  # no smoothing: the media has stopped
+        if _gone(received) >= MEDIA_GONE:  # no smoothing: the media has stopped
             worse(SEVERE, Mode.AUDIO, Reason.AUDIO_FIRST)
         elif max(concealed, breaking) >= AUDIO_BROKEN:
             if SPECS[mode].moving_video:
@@ -1014,6 +1037,19 @@ def _flooded_path(link: Link, now: float, after: float) -> bool:
     if path is None or path.at <= after or now - path.at > _late_after(path.interval_s):
         return False
     return _flooded(link, path.value)
+
+
+def _gone(received: Received) -> float:
+    """The share of the voice that did not arrive (concealed, silently or not)."""
+    return max(received.audio_concealed, received.audio_missing)
+
+
+def _far_voice_gone(link: Link, now: float, after: float) -> bool:
+    """This link's sender, in a 1:1 call, hears almost none of the far side's voice."""
+    far = link.far_voice
+    if far is None or far.at <= after or now - far.at > _late_after(far.interval_s):
+        return False
+    return far.value >= MEDIA_GONE
 
 
 def _flooded(link: Link, rtt_ms: float | None) -> bool:
@@ -1290,7 +1326,9 @@ def _step_down(link: Link, now: float, commands: list[Command]) -> Link:
         return link
     held = now - link.since >= HOLD_S
     if level == SEVERE or (link.sustained and (held or level == URGENT)):
-        link = _weak(_apply(link, target, reason, now, commands), commands)
+        link = _apply(link, target, reason, now, commands)
+        if reason is not Reason.FAR_VOICE:  # the far side's link failed, not this one
+            link = _weak(link, commands)
     return link
 
 

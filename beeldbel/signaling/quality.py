@@ -129,6 +129,7 @@ class QualityDesk:
                 frames_decoded=stats.fd,
                 frozen_s=min(stats.frz, stats.i),
                 audio_concealed=stats.cc,
+                audio_missing=stats.gone,
             )
             emits += self._add(call, desk, str(others[0]))
         if stats.fb:
