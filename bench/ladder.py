@@ -32,6 +32,8 @@ Both pages sample their inbound media every 500 ms (``getStats``), and the figur
   each other again (``bench.recovery.back_after``);
 * ``stale_voice_drops``: per page, how often it dropped the voice waiting in its jitter
   buffer after a queue (``dropStaleVoice`` in ``web/call.js``; 0 when the controller is off);
+* ``end_seen``: the client's page showed the end the worker made (``null``: the call had not
+  held to the end);
 * ``valid``: the emulator's self-check (``beeldbel.linkemu.calls.self_check``: delay, loss
   and rate within ±10 %); ``null`` for the schedule, which mixes profiles.
 
@@ -204,14 +206,23 @@ def one_call(
             and r.worker.locator("#end-call").is_visible(),
             "client": r.client.locator("#in-call").is_visible(),
         }
+        # Whether the client's page showed the end the worker made (the call's figures are
+        # taken above; a page that missed it must not cost the rest of the bench).
+        end_seen = None
         if on["worker"]:
-            r.end()
+            try:
+                r.end()
+                end_seen = True
+            except AssertionError as error:
+                end_seen = False
+                log(f"{profile}: the client's page did not show the end: {str(error)[:300]}")
     if samples is not None:
         assert r.server is not None
-        log = r.server.log.read_text(errors="replace").splitlines()
-        decisions = [line for line in log if "quality_mode" in line and appointment_id in line]
+        lines = r.server.log.read_text(errors="replace").splitlines()
+        decisions = [line for line in lines if "quality_mode" in line and appointment_id in line]
+        tail = lines[-200:] if end_seen is False else []
         samples.write_text(
-            json.dumps({"started_at": started + wall, **rows, "decisions": decisions})
+            json.dumps({"started_at": started + wall, **rows, "decisions": decisions, "log": tail})
         )
     seen = {name: figures(found) for name, found in rows.items()}
     late = {
@@ -255,6 +266,7 @@ def one_call(
         "stale_voice_drops": {
             name: found[-1]["drops"] if found else 0 for name, found in rows.items()
         },
+        "end_seen": end_seen,
         "valid": None if check is None else bool(check["valid"]),
         "self_check": check,
         "seconds": seconds,

@@ -156,3 +156,19 @@ async def test_the_worker_hearing_none_of_the_client_takes_its_own_picture_off_t
     assert all(h["about"] != worker_id for h in worker.heard["hint"])
     bad = await worker.send("stats", {"id": "b", **GOOD, "gone": 1.5})
     assert (bad["ok"], bad["error"]["code"]) == (False, "invalid_input")
+
+
+async def test_a_page_that_fell_back_by_itself_is_committed_to_audio(
+    world: World, peers: Any
+) -> None:
+    appointment, worker, client = await in_call(world, peers)
+    client_id = pid(appointment, "client")
+    await report(client, world, 3, GOOD, worker)
+    ack = await client.send("stats", {"id": "f", **GOOD, "m": "audio", "fb": True})
+    assert ack["ok"] is True, ack
+    mode = await client.wait_for("mode", lambda m: m["reason"] == "fell_back")
+    assert (mode["participant_id"], mode["mode"]) == (client_id, "audio")
+    seen = await worker.wait_for(
+        "quality", lambda q: q["participant_id"] == client_id and q["mode"] == "audio"
+    )
+    assert seen["probe"] is False

@@ -43,6 +43,7 @@ from beeldbel.quality.model import (
     Command,
     DataSaver,
     Event,
+    FellBack,
     Hint,
     Mode,
     ModeChange,
@@ -645,6 +646,26 @@ def test_the_far_sides_voice_gone_during_a_probe_ends_it_and_leaves_the_voice_on
     rolled_back = [(at, c.reason) for at, c in of(log, SetMode, WORKER) if at > probe]
     assert rolled_back[0] == (first, Reason.PROBE_FAILED)
     assert_ladder_rules(quality, log)
+
+
+def test_a_page_that_went_to_audio_on_its_own_is_taken_from_there() -> None:
+    # The client's page fell back to audio by itself (its signaling queued or hung) while the
+    # controller had it in sd: the link is committed to audio, so pictures come back through
+    # probes, one rung at a time, not by a jump from the voice alone to a rung it has left.
+    trace: Trace = [*reports(CLIENT, 0, 60, available=2000)]
+    trace.append((20.0, FellBack(CLIENT)))
+    quality, log = play(started(Mode.SD), trace, 60)
+    assert (20.0, SetMode(CLIENT, Mode.AUDIO, Reason.FELL_BACK)) in log
+    ups = [c for at, c in moves(log, CLIENT) if at > 20]
+    assert ups
+    assert all(c.reason is Reason.PROBE_OK for c in ups)
+    assert ups[0].mode is Mode.STILLS
+    assert_ladder_rules(quality, log)
+
+    # Already in audio, or pinned by the worker: nothing changes.
+    for quality in (started(Mode.AUDIO), step(started(Mode.SD), Pin(CLIENT, Mode.SD), 1.0)[0]):
+        _, commands = step(quality, FellBack(CLIENT), 2.0)
+        assert [c for c in commands if isinstance(c, SetMode)] == []
 
 
 def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:

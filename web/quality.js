@@ -26,7 +26,9 @@
 //   speech): Chrome negotiates `audio/red` and sends whichever codec comes first in the
 //   description it applies, so the same marking puts RED or Opus first.
 // * If signaling has been unreachable for more than 5 s while media is degraded, we drop
-//   to `audio` on our own, and say so (`fb: true`) in the next report once we are back.
+//   to `audio` on our own, and say so (`fb: true`) in the next report once we are back; so
+//   too when a report has waited 2 s for its answer (our own link's queue holds it, and the
+//   server's modes wait in that queue too).
 //
 // No words of its own: the screens listen for the session's 'change' events (`quality`,
 // `hint`, `phone`) and say things in their language.
@@ -34,6 +36,7 @@
 const GOOD_INTERVAL_MS = 1500;
 const WEAK_INTERVAL_MS = 4000; // ~150 bytes: under 200 bytes per 5 s
 const OFFLINE_FALLBACK_MS = 5000;
+const FLOOD_ACK_MS = 2000; // see beat
 const CLEAR_ACK_MS = 200; // see clearLink
 const ACKS = 3;
 const CHECK_MS = 500;
@@ -503,6 +506,13 @@ export class QualityAgent {
     }
   }
 
+  // To `audio` on our own, told to the server with the next report that gets through.
+  fallBack(reason) {
+    this.fellBack = true;
+    this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60, max_kbps: 26 }, false);
+    if (this.session.me) this.onHint({ about: this.session.me.id, reason });
+  }
+
   degraded() {
     const last = this.last;
     if (rung(this.mode) <= rung('low')) return true;
@@ -536,16 +546,28 @@ export class QualityAgent {
     }
     const now = performance.now();
     // Unreachable: the socket is down, or it hangs (reports go unanswered).
-    const hanging = this.unackedSince !== null && now - this.unackedSince > OFFLINE_FALLBACK_MS;
+    const unanswered = this.unackedSince === null ? 0 : now - this.unackedSince;
+    const hanging = unanswered > OFFLINE_FALLBACK_MS;
     if (!session.online || hanging) {
       if (this.offlineSince === null) this.offlineSince = hanging ? this.unackedSince : now;
-      if (now - this.offlineSince > OFFLINE_FALLBACK_MS && this.mode !== 'audio' && this.degraded()) {
-        this.fellBack = true;
-        this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60, max_kbps: 26 }, false);
-        if (session.me) this.onHint({ about: session.me.id, reason: 'outage' });
+      if (now - this.offlineSince > OFFLINE_FALLBACK_MS && this.degraded()) {
+        if (this.mode !== 'audio') this.fallBack('outage');
+        // Gone, not merely queued: say so if a flood's fallback (below) came first.
+        else if (this.fellBack && session.me && this.hints.get(session.me.id) !== 'outage') {
+          this.onHint({ about: session.me.id, reason: 'outage' });
+        }
       }
     } else {
       this.offlineSince = null;
+      // Our own link floods: a report still unanswered after FLOOD_ACK_MS waits in a queue of
+      // seconds (a 2G-class link's round trip is 0.3-1 s), and so does every mode the server
+      // sends us. We do not wait for it: every second of video more is a second the voice
+      // waits. Measured on the bench's schedule, rural to worst, with the client's signaling
+      // on the emulated link: the server took the client's link to audio 2 s after the fall,
+      // and the client's page went on sending 60-70 kbit/s into its 32 for 2-4 s more.
+      if (unanswered > FLOOD_ACK_MS && this.mode !== 'audio' && this.degraded()) {
+        this.fallBack('weak_uplink');
+      }
     }
     const held = this.dropHeld && now - this.droppedAt > BURST_DROP_EVERY_MS;
     if (now - this.playoutAt >= PLAYOUT_CHECK_MS || held) {

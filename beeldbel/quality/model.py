@@ -113,6 +113,10 @@ The rules, with the constants that carry them:
   emulated link too): the worker heard 0-20 % of the client's voice 1-2 s after the fall,
   and its video (sd, 100 kbit/s into the client's 64) went on for 5 s more, until a round
   trip of seconds came through; the client then heard the worker 2 s late.
+* **A page's own fallback.** A page whose signaling hangs or queues for seconds while its
+  media is degraded goes to ``audio`` on its own and says so (``fb``) when a report gets
+  through: the link is then committed to ``audio`` (``fell_back``), and pictures come back
+  through probes.
 * **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
   come rarely; :data:`FIRST_REPORT_GRACE_S` before the first one), or nearly all audio
   concealed at the far end: ``audio`` at once and an ``outage`` hint. Reports coming back
@@ -163,6 +167,7 @@ __all__ = [
     "Coverage",
     "DataSaver",
     "Event",
+    "FellBack",
     "Hint",
     "Link",
     "LinkOutcome",
@@ -382,6 +387,7 @@ class Reason(StrEnum):
     PINNED = "pinned"
     DATA_SAVER = "data_saver"
     AUDIO_FAILING = "audio_failing"
+    FELL_BACK = "fell_back"  # the page went to audio on its own
     FAR_VOICE = "far_voice"  # the far side's voice does not arrive: its link has failed
 
 
@@ -475,7 +481,14 @@ class DataSaver:
     cap: Mode | None
 
 
-Event = Report | Tick | Pin | Unpin | DataSaver
+@dataclass(frozen=True, slots=True)
+class FellBack:
+    """``sender``'s page went to ``audio`` on its own (its signaling hung or queued)."""
+
+    sender: str
+
+
+Event = Report | Tick | Pin | Unpin | DataSaver | FellBack
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -743,6 +756,12 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
         quality = quality._with(_apply(link, link.ceiling, Reason.PINNED, now, commands))
     elif isinstance(event, Unpin):
         quality = quality._with(replace(quality.link(event.sender), pin=None))
+    elif isinstance(event, FellBack):
+        # The page sends the voice only now: the controller takes it from there, up through
+        # probes, rather than from a rung the page has left (a pin stays the worker's choice).
+        link = quality.link(event.sender)
+        if link.pin is None and link.applied is not Mode.AUDIO:
+            quality = quality._with(_apply(link, Mode.AUDIO, Reason.FELL_BACK, now, commands))
     elif isinstance(event, DataSaver):
         quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
     links = quality.links

@@ -31,6 +31,7 @@ from beeldbel.quality.model import (
     SPECS,
     DataSaver,
     Event,
+    FellBack,
     Hint,
     Mode,
     Pin,
@@ -134,6 +135,7 @@ class QualityDesk:
             emits += self._add(call, desk, str(others[0]))
         if stats.fb:
             desk.fallbacks += 1
+            emits += self._step(call, desk, FellBack(sender))
         report = Report(
             sender=sender,
             interval_s=stats.i,

@@ -406,20 +406,25 @@ STILLS_AGENT_JS = """
         ]),
     };
     const sent = [];
+    const reports = [];
     const t0 = performance.now();
     const session = {
       phase: 'in_call', online: true, me: { id: 'me' }, peers: new Map([['far', { pc }]]),
       send: async (kind, report) => {
         sent.push([(performance.now() - t0) / 1000, report.rtt]);
+        reports.push(report);
         await sleep(ackMs);
+        return { ok: true };
       },
       dropStaleVoice: async () => false,
+      renegotiateAll: () => {},
+      changed: () => {},
     };
     const agent = new QualityAgent(session);
     agent.mode = 'stills';
     agent.measured = true;
     agent.start();
-    return { agent, sent };
+    return { agent, sent, reports };
   };
 """
 
@@ -459,6 +464,48 @@ async ([ackMs, rttMs]) => {
 }
 """
 )
+
+
+FLOOD_JS = (
+    """
+async (ackMs) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // In `stills` (degraded), the service answering each report after `ackMs`: how long after a
+  // report went out the page was in `audio` (null: not within 5 s), and whether the report
+  // after it said so (`fb`).
+  const { agent, reports } = stillsAgent({ rtt: 0.9, answers: 10 }, ackMs);
+  while (reports.length < 1) await sleep(50);
+  const sentAt = performance.now();
+  while (agent.mode !== 'audio' && performance.now() - sentAt < 5000) await sleep(50);
+  const fell = agent.mode === 'audio' ? (performance.now() - sentAt) / 1000 : null;
+  while (reports.length < 2) await sleep(100);
+  agent.stop();
+  return [fell, Boolean(reports[0].fb), Boolean(reports[1].fb)];
+}
+"""
+)
+
+
+@pytest.mark.parametrize(("ack_ms", "falls"), [(3000, True), (700, False)])
+def test_a_page_whose_reports_wait_in_its_own_links_queue_goes_to_audio_by_itself(
+    server: Server, browser: Browser, ack_ms: int, falls: bool
+) -> None:
+    # A report unanswered for 2 s waits in a queue of seconds on the page's own link, and so
+    # do the server's modes: on a degraded link the page goes to `audio` at once and tells the
+    # server with its next report. A 2G-class round trip (700 ms) is no flood.
+    page = browser.page()
+    page.goto(server.url("/"))
+    fell, first_fb, next_fb = page.evaluate(FLOOD_JS, ack_ms)
+    assert first_fb is False
+    if falls:
+        assert fell is not None
+        assert 2.0 <= fell < 3.0
+        assert next_fb is True
+    else:
+        assert fell is None
+        assert next_fb is False
 
 
 @pytest.mark.parametrize(
