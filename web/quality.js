@@ -374,9 +374,10 @@ export class QualityAgent {
       cc: samples > 0 && before.samples > 0 ? Math.max(0, Math.min(1, concealed / samples)) : 0,
       // ... and the share that did not arrive at all: every concealed sample, the silent ones
       // too. NetEQ fades a long gap to silence, so `cc` hardly sees voice that stopped coming
-      // (measured on the schedule, rural to worst: 50-100 % concealed for 3 s at the worker,
-      // of which its reports counted under half). The far side's silence is still sent (a
-      // muted track sends silent frames), so none of it is missing here.
+      // (on the schedule, rural to worst, the worker's page counted 50-100 % of the client's
+      // voice concealed, silent included, for 3 s, and the server's rule for media that has
+      // stopped, at 50 % of `cc`, never fired). The far side's silence is still sent (a muted
+      // track sends silent frames), so none of it is missing here.
       m: this.mode,
     };
     const missing = raw.concealed - before.concealed;
@@ -526,8 +527,9 @@ export class QualityAgent {
   // there only delays what the server most needs: how the client's voice arrives (on the
   // bench's schedule the worker's report of the client's voice breaking up came 4.5 s after
   // the one before, and only then did the client's link step down). So the link is clear
-  // when the service answered our last reports (up to ACKS) within CLEAR_ACK_MS and within half the
-  // media's round trip (the far side holds the rest of it), and nothing is waiting longer.
+  // when the service answered our last reports (up to ACKS) within CLEAR_ACK_MS and within
+  // half the media's round trip (the far side holds the rest of it), and nothing is waiting
+  // longer.
   // A page whose own link is the weak one hears back no sooner than that link's round trip
   // (300-800 ms on 2G-class links; seconds once a queue fills), and keeps to 4 s.
   clearLink(now) {
