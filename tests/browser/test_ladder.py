@@ -424,7 +424,7 @@ STILLS_AGENT_JS = """
     agent.mode = 'stills';
     agent.measured = true;
     agent.start();
-    return { agent, sent, reports };
+    return { agent, sent, reports, t0 };
   };
 """
 
@@ -475,9 +475,9 @@ async (ackMs) => {
   // In `stills` (degraded), the service answering each report after `ackMs`: how long after a
   // report went out the page was in `audio` (null: not within 5 s), and whether the report
   // after it said so (`fb`).
-  const { agent, reports } = stillsAgent({ rtt: 0.9, answers: 10 }, ackMs);
+  const { agent, sent, reports, t0 } = stillsAgent({ rtt: 0.9, answers: 10 }, ackMs);
   while (reports.length < 1) await sleep(50);
-  const sentAt = performance.now();
+  const sentAt = t0 + sent[0][0] * 1000; // when the page sent it, not when we looked
   while (agent.mode !== 'audio' && performance.now() - sentAt < 5000) await sleep(50);
   const fell = agent.mode === 'audio' ? (performance.now() - sentAt) / 1000 : null;
   while (reports.length < 2) await sleep(100);
