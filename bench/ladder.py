@@ -77,7 +77,7 @@ PROFILES = ("rural", "edge", "worst", "schedule")
 
 SAMPLER_JS = """
 (everyMs) => {
-  // the page's drops of stale voice (web/call.js dropStaleVoice): its only local rollbacks
+  // the page's drops of stale voice (web/call.js dropStaleVoice): its only deaf offers
   const countDrops = COUNT_DROPS;
   const sample = async () => {
     countDrops();

@@ -351,8 +351,8 @@ def test_while_its_connection_is_down_a_page_stops_its_senders_and_starts_them_a
     )
 
 
-# Counts, on every connection of the page, the local rollbacks: the page's way of dropping
-# stale voice (CallSession.dropStaleVoice) and nothing else it does.
+# Counts, on every connection of the page, the local offers that receive no voice: the page's
+# way of dropping stale voice (CallSession.dropStaleVoice) and nothing else it does.
 DROPS_JS = """
 () => {
   window.__drops = window.__drops || [];
@@ -361,7 +361,11 @@ DROPS_JS = """
     pc.__dropsCounted = true;
     const original = pc.setLocalDescription.bind(pc);
     pc.setLocalDescription = (description) => {
-      if (description && description.type === 'rollback') window.__drops.push(Date.now());
+      const voice = pc
+        .getTransceivers()
+        .find((t) => !t.stopped && t.receiver.track.kind === 'audio');
+      const deaf = voice && ['sendonly', 'inactive'].includes(voice.direction);
+      if (!description && deaf) window.__drops.push(Date.now());
       return original(description);
     };
   }
