@@ -583,6 +583,35 @@ def test_no_probe_while_the_other_direction_of_the_call_shows_trouble() -> None:
     assert next(at for at, _ in of(log, Probe, WORKER)) == HOLD_S
 
 
+def test_a_probe_the_other_direction_finds_in_trouble_ends_before_it_is_committed() -> None:
+    # Both links in low, clean. The worker's link probes into sd at HOLD_S; 2 s into it the
+    # worker hears the client's voice break up (the client's access network fell, which the
+    # worker's link crosses too). The worker's own reports still look clean (the queue holds
+    # its feedback back), so on them alone the probe would be committed at 5 s.
+    def call(breaking_at: float | None) -> Trace:
+        trace: Trace = []
+        for at in range(1, 60):
+            conceal = 0.15 if breaking_at is not None and at >= breaking_at else 0.0
+            heard = Received(CLIENT, 10, 0.0, conceal)
+            trace.append((at, Report(WORKER, 1.0, 300, 100, received=heard)))
+            trace.append((at + 0.5, Report(CLIENT, 1.0, 300, 100, received=Received(WORKER, 10))))
+        return trace
+
+    _, log = play(started(Mode.LOW, both=True), call(None), 60)
+    (probe_at, _), *_ = of(log, Probe, WORKER)
+    assert probe_at == HOLD_S
+    assert (probe_at + PROBE_S, SetMode(WORKER, Mode.SD, Reason.PROBE_OK)) in log
+
+    quality, log = play(started(Mode.LOW, both=True), call(HOLD_S + 2), 60)
+    (probe_at, _), *_ = of(log, Probe, WORKER)
+    assert probe_at == HOLD_S
+    (ended_at, ended), *_ = of(log, SetMode, WORKER)
+    assert ended == SetMode(WORKER, Mode.LOW, Reason.PROBE_FAILED)
+    assert ended_at < HOLD_S + PROBE_S  # at the first report of it
+    assert SetMode(WORKER, Mode.SD, Reason.PROBE_OK) not in [c for _, c in log]
+    assert_ladder_rules(quality, log)
+
+
 def test_the_far_sides_voice_gone_leaves_this_link_the_voice_only_without_blaming_it() -> None:
     # Both in sd. At 30 s the client's link floods: its own reports wait in its queue and stop
     # coming (the next arrives at 38 s); the worker's page, over its own good link, hears 80 %

@@ -1316,6 +1316,12 @@ def _decide(link: Link, now: float, commands: list[Command], others: tuple[Link,
     if stale:
         link = _outage(link, now, commands)
     else:
+        if link.trial is not None and not all(_calm(x) for x in others):
+            # Trouble on the call's other link is this path's too (see _calm): a probe that
+            # met it ends before it could be committed on reports from before it, and the
+            # link may step down at once. Measured on the bench's schedule, rural to worst: a
+            # probe into ``sd`` started 1 s before the fall was committed 1 s after it.
+            link = _end_trial(link, now, commands, ok=False)
         link = _judge_trial(link, now, commands)
         link = _step_down(link, now, commands)
         link = _hint_weak(link, now, commands)
