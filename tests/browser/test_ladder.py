@@ -4,7 +4,9 @@
 
 The rig of ``test_call_handover.py``: the service relay-only with per-join TURN credentials
 for a coturn on loopback, only the client's leg through ``python -m beeldbel.linkemu``,
-started when the worker lets the client in. Nobody touches the pages after admission.
+started when the worker lets the client in: its media, and its signaling too (its WebSocket
+reconnects through the emulator's stream before admission, so its reports and the modes it
+is sent wait in the same queue as its media). Nobody touches the pages after admission.
 
 * On ``rural`` and on ``worst`` the call holds for two minutes and audio keeps flowing both
   ways: in every 10 s window each side received real (not concealed) audio samples. On
@@ -30,20 +32,23 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
+    TABLET,
     Browser,
     Coturn,
     Server,
     coturn_with_secret,
+    free_port,
     start_server_with_turn,
     stop_server,
 )
-from tests.browser.test_call import book, open_waiting_room, wait_until, worker_page
-from tests.browser.test_call_handover import audio, client_page, emulator
+from tests.browser.test_call import RECORDER_JS, book, open_waiting_room, wait_until, worker_page
+from tests.browser.test_call_handover import SIGNALING_VIA_JS, TURN_VIA_JS, audio, emulator
 
 HOLD_S = 120
 WINDOW_S = 10
@@ -59,7 +64,16 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
 @pytest.fixture
 def server(tmp_path: Path, coturn: Coturn) -> Iterator[Server]:
     (tmp_path / "service").mkdir()
-    running = start_server_with_turn(tmp_path / "service", coturn, relay_only_calls="true")
+    # The service's own origin listed: the client's signaling goes through the emulator (see
+    # in_a_call), so its WebSocket's Host is the emulator's while its page keeps its origin.
+    port = free_port()
+    running = start_server_with_turn(
+        tmp_path / "service",
+        coturn,
+        port,
+        relay_only_calls="true",
+        allowed_origins=json.dumps([f"http://127.0.0.1:{port}"]),
+    )
     try:
         yield running
     finally:
@@ -86,20 +100,42 @@ def frames_sent(page: Page) -> int:
 
 @contextlib.contextmanager
 def in_a_call(
-    browser: Browser, server: Server, coturn: Coturn, tmp_path: Path, schedule: str
+    browser: Browser,
+    server: Server,
+    coturn: Coturn,
+    tmp_path: Path,
+    schedule: str,
+    *,
+    signaling_on_link: bool = True,
 ) -> Iterator[tuple[Page, Page, dict[str, object]]]:
     worker, token = worker_page(browser, server, "anouk")
     booked = book(server, token, "Gerrit Nijhuis", timedelta(minutes=1))
     open_waiting_room(worker, server, booked.id)
-    client = client_page(browser, server, booked.links["client"])
+    # bypass_csp: the service's connect-src does not name the emulator's port.
+    client = browser.page(viewport=TABLET, has_touch=True, bypass_csp=True)
+    for script in (RECORDER_JS, TURN_VIA_JS, SIGNALING_VIA_JS):
+        client.add_init_script(script)
+    client.goto(server.url(booked.links["client"]))
+    expect(client.locator("#inside")).to_be_visible()
     client.locator("#check-done").click()
     expect(worker.locator("#waiting-list li")).to_have_count(1)
-    with emulator(coturn.port, schedule, tmp_path / "link.json") as (ready, counters):
+    service = int(server.base_url.rsplit(":", 1)[1])
+    with emulator(coturn.port, schedule, tmp_path / "link.json", stream_port=service) as (
+        ready,
+        counters,
+    ):
         relay_port = int(ready["listening"][1])
         client.evaluate(
             "via => { window.__turnVia = via; }",
             {"from": f"turn:127.0.0.1:{coturn.port}", "to": f"turn:127.0.0.1:{relay_port}"},
         )
+        if signaling_on_link:
+            # The client's whole leg on the emulated link: its signaling too (its reports and
+            # the modes it is sent wait in the same queue as its media). Its WebSocket
+            # reconnects through the emulator's stream before admission.
+            stream = int(ready["stream"][1])
+            client.evaluate("port => window.__signalingVia.move(port)", stream)
+            client.wait_for_function("() => window.__signalingVia.welcomed", timeout=30_000)
         worker.locator("#waiting-list button").click()
         expect(client.locator("#in-call")).to_be_visible()
         counters["started_at"] = float(ready["started_at"])  # the emulator's monotonic clock
@@ -492,68 +528,76 @@ async (ackMs) => {
 )
 
 
-@pytest.mark.parametrize(("ack_ms", "falls"), [(3000, True), (700, False)])
+def side_by_side(server: Server, browser: Browser, script: str, cases: list[Any]) -> list[Any]:
+    """``script`` (an async function of one case, on fake agents: STILLS_AGENT_JS) run for
+    every case at once in one page. Each case waits seconds of its own agent's reports, and
+    the agents share nothing."""
+    page = browser.page()
+    page.goto(server.url("/"))
+    found: list[Any] = page.evaluate(
+        f"async (cases) => {{ const one = {script}; return Promise.all(cases.map(one)); }}",
+        cases,
+    )
+    return found
+
+
 def test_a_page_whose_reports_wait_in_its_own_links_queue_goes_to_audio_by_itself(
-    server: Server, browser: Browser, ack_ms: int, falls: bool
+    server: Server, browser: Browser
 ) -> None:
     # A report unanswered for 2 s waits in a queue of seconds on the page's own link, and so
     # do the server's modes: on a degraded link the page goes to `audio` at once and tells the
     # server with its next report. A 2G-class round trip (700 ms) is no flood.
-    page = browser.page()
-    page.goto(server.url("/"))
-    fell, first_fb, next_fb = page.evaluate(FLOOD_JS, ack_ms)
-    assert first_fb is False
-    if falls:
-        assert fell is not None
-        assert 2.0 <= fell < 3.0
-        assert next_fb is True
-    else:
-        assert fell is None
-        assert next_fb is False
+    cases = [(3000, True), (700, False)]  # (the service answers after ms, the page falls)
+    found = side_by_side(server, browser, FLOOD_JS, [ack_ms for ack_ms, _ in cases])
+    for (ack_ms, falls), (fell, first_fb, next_fb) in zip(cases, found, strict=True):
+        case = {"ack_ms": ack_ms, "fell_after_s": fell, "fb": [first_fb, next_fb]}
+        assert first_fb is False, case
+        if falls:
+            assert fell is not None, case
+            assert 2.0 <= fell < 3.0, case
+            assert next_fb is True, case
+        else:
+            assert fell is None, case
+            assert next_fb is False, case
 
 
-@pytest.mark.parametrize(
-    ("ack_ms", "rtt_ms", "clear"),
-    [
-        (20, 900, True),  # the worker's page: the far side's link is the weak one
-        (450, 900, False),  # the client's page: answers take its own link's round trip
-        (90, 150, False),  # a short path, and our own part of it is most of it
-    ],
-)
 def test_a_page_whose_own_link_is_clear_reports_often_though_the_media_path_is_weak(
-    server: Server, browser: Browser, ack_ms: int, rtt_ms: int, clear: bool
+    server: Server, browser: Browser
 ) -> None:
     # Reports go every 4 s on a weak link, because they share it. A page in `stills` whose
     # own link to the service answers its reports at once (within 200 ms and half the
     # media's round trip) is not on the weak link: it reports every 1.5 s.
-    page = browser.page()
-    page.goto(server.url("/"))
-    sent: list[float] = page.evaluate(REPORT_PACE_JS, [ack_ms, rtt_ms])
-    gaps = [round(b - a, 2) for a, b in itertools.pairwise(sent)]
-    if clear:
-        assert len(sent) >= 4, sent
-        assert max(gaps) < 2.1, sent
-    else:
-        assert len(sent) <= 2, sent
-        assert min(gaps, default=4.0) >= 3.9, sent
+    cases = [  # (the service answers after ms, the media's round trip ms, clear)
+        (20, 900, True),  # the worker's page: the far side's link is the weak one
+        (450, 900, False),  # the client's page: answers take its own link's round trip
+        (90, 150, False),  # a short path, and our own part of it is most of it
+    ]
+    found = side_by_side(server, browser, REPORT_PACE_JS, [[a, r] for a, r, _ in cases])
+    for (ack_ms, rtt_ms, clear), sent in zip(cases, found, strict=True):
+        gaps = [round(b - a, 2) for a, b in itertools.pairwise(sent)]
+        case = {"ack_ms": ack_ms, "rtt_ms": rtt_ms, "sent_s": sent}
+        if clear:
+            assert len(sent) >= 4, case
+            assert max(gaps) < 2.1, case
+        else:
+            assert len(sent) <= 2, case
+            assert min(gaps, default=4.0) >= 3.9, case
 
 
-@pytest.mark.parametrize("rises_to", [3500, 900])
-def test_a_round_trip_a_second_longer_is_reported_at_once(
-    server: Server, browser: Browser, rises_to: int
-) -> None:
+def test_a_round_trip_a_second_longer_is_reported_at_once(server: Server, browser: Browser) -> None:
     # On a weak link (stills) a page reports every 4 s; a fresh round trip a second or more
     # longer than the last one reported goes out at once (1.5 s after the last report at the
     # soonest), as the server takes any rung to the voice alone on it. A smaller rise waits.
-    page = browser.page()
-    page.goto(server.url("/"))
-    (first_at, first_rtt), (then_at, then_rtt) = page.evaluate(EARLY_REPORT_JS, rises_to)
-    assert first_rtt == 300
-    assert then_rtt == rises_to
-    if rises_to - first_rtt >= 1000:
-        assert 1.4 <= then_at - first_at < 3.0, (first_at, then_at)
-    else:
-        assert then_at - first_at >= 3.9, (first_at, then_at)
+    cases = [3500, 900]  # the round trip rises from 300 ms to this
+    found = side_by_side(server, browser, EARLY_REPORT_JS, cases)
+    for rises_to, ((first_at, first_rtt), (then_at, then_rtt)) in zip(cases, found, strict=True):
+        case = {"rises_to": rises_to, "sent": [[first_at, first_rtt], [then_at, then_rtt]]}
+        assert first_rtt == 300, case
+        assert then_rtt == rises_to, case
+        if rises_to - first_rtt >= 1000:
+            assert 1.4 <= then_at - first_at < 3.0, case
+        else:
+            assert then_at - first_at >= 3.9, case
 
 
 def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
@@ -564,8 +608,17 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
     # it drains. The worker's page drops that stale voice (while the burst arrives, and once
     # the queue has drained if NetEQ still holds it), instead of playing it seconds late for
     # half a minute.
+    # The drop itself, with the client's signaling off the emulated link. With it on the
+    # link, the negotiation that takes RED off the client's voice waits in the queue, and
+    # until it is through the voice is sent twice (on the bench, about 30 kbit/s on the 32 of
+    # worst): the queue hardly drains, and in one run the voice waited 207 ms on average
+    # from 1 to 8 s after the last drop. The bench's schedule measures that case.
     schedule = f"4g:{GOOD_FOR_S},worst"
-    with in_a_call(browser, server, coturn, tmp_path, schedule) as (worker, client, link):
+    with in_a_call(browser, server, coturn, tmp_path, schedule, signaling_on_link=False) as (
+        worker,
+        client,
+        link,
+    ):
         turns_bad_at = flowing_before_the_fall(worker, client, link)
         worker.evaluate(DROPS_JS)
         seen: list[tuple[float, float, int]] = []  # (time, seconds waited, samples)
