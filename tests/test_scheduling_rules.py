@@ -1473,6 +1473,21 @@ def test_a_call_the_worker_started_early_lets_the_client_in_before_the_lobby_tim
     )
 
 
+def test_a_call_still_going_on_after_the_grace_lets_its_people_back_in() -> None:
+    # A call that runs on past its link's window: a client whose network dropped for a
+    # moment comes back in (the worker is still in the call); once it has ended, no one does.
+    after_the_grace = END + JOIN_GRACE + timedelta(minutes=5)
+    going_on = appointment(status=Status.IN_PROGRESS)
+    waiting = appointment(status=Status.LOBBY_OPEN)
+
+    assert join_verdict(going_on, going_on.participants[1], after_the_grace).state is (
+        JoinState.OPEN
+    )
+    assert join_verdict(waiting, waiting.participants[1], after_the_grace).state is (
+        JoinState.ENDED
+    )
+
+
 @pytest.mark.parametrize("status", [Status.COMPLETED, Status.NO_SHOW])
 def test_a_finished_call_has_ended_even_within_its_window(status: Status) -> None:
     done = appointment(status=status)

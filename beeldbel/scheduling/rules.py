@@ -596,7 +596,8 @@ class JoinVerdict:
 def join_verdict(appointment: Appointment, participant: Participant, now: datetime) -> JoinVerdict:
     """Whether a participant's link lets them in now. A guest bound to an agenda item
     joins for that item's slot; everyone else for the appointment's time. The lobby opens
-    :data:`LOBBY_LEAD` before and the link works until :data:`JOIN_GRACE` after."""
+    :data:`LOBBY_LEAD` before and the link works until :data:`JOIN_GRACE` after, or for as
+    long as the call is still going on."""
     starts_at, ends_at = appointment.starts_at, appointment.ends_at
     own_slot = False  # an item's slot: a meeting already going on does not let them in early
     if participant.item_id is not None:
@@ -610,7 +611,12 @@ def join_verdict(appointment: Appointment, participant: Participant, now: dateti
         state = JoinState.CANCELLED
     elif not appointment.kind.is_call:
         state = JoinState.NOT_A_CALL
-    elif appointment.status in (Status.COMPLETED, Status.NO_SHOW) or now >= closes_at:
+    elif appointment.status in (Status.COMPLETED, Status.NO_SHOW):
+        state = JoinState.ENDED
+    elif now >= closes_at and appointment.status is not Status.IN_PROGRESS:
+        # A call still going on lets its people back in however long it runs: one whose
+        # network dropped for a moment must not find "afspraak voorbij" while the worker
+        # waits for them in the call.
         state = JoinState.ENDED
     elif now < opens_at and (own_slot or appointment.status is Status.PLANNED):
         state = JoinState.EARLY
