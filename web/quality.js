@@ -485,7 +485,7 @@ export class QualityAgent {
     const settled = drained || steady || falling;
     const stale = waits > STALE_VOICE_MS && settled && now - this.staleDroppedAt > DROP_EVERY_MS;
     const burst = waits > BURST_VOICE_MS;
-    const spaced = now - this.droppedAt > BURST_DROP_EVERY_MS;
+    const spaced = this.dropSpaced(now);
     // Held back only by the spacing: the next check comes as soon as the spacing allows (see
     // beat), not up to a second later. Measured from 4g to worst: the queue still drained
     // after a drop, and the voice waited 414 and 450 ms 1 and 2 s after it, and 320 ms at the
@@ -505,6 +505,12 @@ export class QualityAgent {
         this.dropping = false;
       }
     }
+  }
+
+  // The last drop of stale voice is far enough behind for another (each costs a moment of
+  // sound).
+  dropSpaced(now) {
+    return now - this.droppedAt > BURST_DROP_EVERY_MS;
   }
 
   // To `audio` on our own, told to the server with the next report that gets through.
@@ -571,7 +577,7 @@ export class QualityAgent {
         this.fallBack('weak_uplink');
       }
     }
-    const held = this.dropHeld && now - this.droppedAt > BURST_DROP_EVERY_MS;
+    const held = this.dropHeld && this.dropSpaced(now);
     if (now - this.playoutAt >= PLAYOUT_CHECK_MS || held) {
       this.dropHeld = false;
       this.playoutAt = now;

@@ -330,7 +330,7 @@ SMOOTH_S: Final = 6.0  # loss and concealment are judged on their mean over this
 # conceals about as much even with FEC (measured on the emulator's rural and edge), and
 # dropping video does not mend loss the link makes anyway.
 AUDIO_HURT: Final = 0.05
-AUDIO_BROKEN: Final = 0.10  # concealed share that steps down at once, at most to stills
+AUDIO_BROKEN: Final = 0.10  # concealed share that steps moving video down (to stills at most)
 AUDIO_FAILING: Final = 0.20  # concealed share that counts as audio failing
 # Concealed share in one report that steps moving video down at once, not after SUSTAIN_S: a
 # quarter of the voice missing is no burst of random loss but a link that has fallen under
@@ -1325,7 +1325,8 @@ def _decide(link: Link, now: float, commands: list[Command], others: tuple[Link,
     if stale:
         link = _outage(link, now, commands)
     else:
-        if link.trial is not None and not all(_calm(x) for x in others):
+        calm = all(_calm(x) for x in others)
+        if link.trial is not None and not calm:
             # Trouble on the call's other link is this path's too (see _calm): a probe that
             # met it ends before it could be committed on reports from before it, and the
             # link may step down at once. Measured on the bench's schedule, rural to worst: a
@@ -1334,7 +1335,7 @@ def _decide(link: Link, now: float, commands: list[Command], others: tuple[Link,
         link = _judge_trial(link, now, commands)
         link = _step_down(link, now, commands)
         link = _hint_weak(link, now, commands)
-        if _may_probe(link, now) and all(_calm(x) for x in others):
+        if _may_probe(link, now) and calm:
             link = _start_trial(link, now, commands)
     return _advise_phone(link, now, stale, commands)
 
