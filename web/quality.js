@@ -20,7 +20,8 @@
 //   useinbandfec=1), its maxBitrate follows the mode, and from `sd` down it moves to 60 ms
 //   packets. Chromium 156 ignores a `ptime` in setParameters but honours `a=ptime` in the
 //   remote description (measured: 50 → 16.7 packets/s), so the session marks the remote
-//   descriptions it applies and renegotiates once when the packet time changes. Where
+//   descriptions it applies, and when the marks change it applies the one it holds again,
+//   marked anew, on the spot (CallSession.remark: no round over a flooded link). Where
 //   video moves, audio is sent as RED (RFC 2198: each packet carries the one before, so
 //   a single loss is not heard; Opus adds its own FEC only above ~21 kbit/s and only for
 //   speech): Chrome negotiates `audio/red` and sends whichever codec comes first in the
@@ -677,6 +678,21 @@ export class QualityAgent {
     this.spec = spec;
     this.probe = Boolean(probe);
     this.settle();
+    // What the descriptions we apply are marked with (remoteDescription), from now on: an
+    // answer on its way, or an offer, may come in before our senders are set. Where only the
+    // marks change they are applied on the spot, before anything else can be (remark); new
+    // directions need a round, once they are set below.
+    const ptime = spec.ptime_ms === 60 ? 60 : 20;
+    const red = Boolean(spec.red);
+    const maxKbps = spec.max_kbps || 0;
+    const quiet = this.direction('video') === 'recvonly'; // nothing but the voice: no probes on it
+    const marked =
+      ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps || quiet !== this.quiet;
+    let turned = this.senders('video').some(
+      ({ transceiver }) => transceiver.direction !== this.direction('video'),
+    );
+    Object.assign(this, { ptime, red, maxKbps, quiet });
+    if (marked && !turned) this.session.remarkAll(maxKbps > 0);
     const video = spec.video_kbps || 0;
     for (const { peer, sender } of this.senders('audio')) {
       const maxBitrate = Math.round((spec.audio_kbps || 32) * 1000);
@@ -684,7 +700,6 @@ export class QualityAgent {
     }
     if (mode === 'stills') await this.startStills(spec.still_every_s || 3);
     else this.stopStills();
-    let turned = false;
     for (const { peer, sender, transceiver } of this.senders('video')) {
       if (transceiver.direction !== this.direction('video')) {
         transceiver.direction = this.direction('video'); // negotiated below
@@ -711,15 +726,7 @@ export class QualityAgent {
       if (mode !== 'stills') encoding.maxFramerate = spec.fps || 15;
       await this.setEncoding(sender, encoding);
     }
-    const ptime = spec.ptime_ms === 60 ? 60 : 20;
-    const red = Boolean(spec.red);
-    const maxKbps = spec.max_kbps || 0;
-    const quiet = this.direction('video') === 'recvonly'; // nothing but the voice: no probes on it
-    const changed = ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps;
-    if (turned || changed || quiet !== this.quiet) {
-      Object.assign(this, { ptime, red, maxKbps, quiet });
-      this.session.renegotiateAll();
-    }
+    if (turned) this.session.renegotiateAll();
     if (previous !== mode) this.session.changed('mode', { mode, probe: this.probe });
   }
 

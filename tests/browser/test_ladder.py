@@ -18,6 +18,8 @@ is sent wait in the same queue as its media). Nobody touches the pages after adm
 * While a connection is down a page stops its senders, and starts them again after.
 * After a fall from ``4g`` to ``worst`` the voice that waited in the queue is dropped
   rather than played seconds late: the worker's jitter buffer is back under 200 ms.
+* After that fall the client's voice leaves RED on the spot: its page applies the
+  description it holds again, marked anew, instead of a round over its flooded link.
 """
 
 from __future__ import annotations
@@ -674,6 +676,90 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
                 "wait_after_drop_ms": round(after),
                 "worker_heard_samples_3s": heard,
                 "waits_ms": [w for w in per_second if w[0] > -2],
+            }
+        )
+        + "\n"
+    )
+
+
+# Logs, on every connection of the page, each remote description it applies: when (the
+# page's clock), its type, the first audio codec (the one the page sends) and its `o=` line
+# (a description the far side made anew has a new session version).
+REMOTE_LOG_JS = """
+() => {
+  window.__remote = window.__remote || [];
+  for (const pc of window.__pcs) {
+    if (pc.__remoteLogged) continue;
+    pc.__remoteLogged = true;
+    const original = pc.setRemoteDescription.bind(pc);
+    pc.setRemoteDescription = async (description) => {
+      const done = await original(description);
+      const sdp = description.sdp;
+      const audio = sdp.split(/(?=^m=)/m).find((s) => s.startsWith('m=audio')) || '';
+      const first = (audio.match(/^m=audio \\S+ \\S+ (\\d+)/m) || [])[1];
+      const codec = (audio.match(new RegExp(`^a=rtpmap:${first} ([^/]+)`, 'm')) || [])[1];
+      const origin = (sdp.match(/^o=.*$/m) || [''])[0];
+      window.__remote.push({ at: Date.now(), type: description.type, codec, origin });
+      return done;
+    };
+  }
+}
+"""
+
+
+def test_after_a_fall_the_client_leaves_red_without_a_round_over_its_link(
+    server: Server, browser: Browser, coturn: Coturn, tmp_path: Path
+) -> None:
+    # From 4g to worst, the client's signaling on the emulated link. Its voice goes as RED
+    # while its picture moves (twice the voice's rate), and its rung after the fall sends
+    # plain Opus. Only a description the page applies changes what it sends, and a round of
+    # its own would wait in the queue the fall filled, which RED keeps full: on the bench's
+    # schedule 4-5 s. So the page applies the remote description it holds again, marked
+    # anew (CallSession.remark): no new description from the worker is needed for it.
+    schedule = f"4g:{GOOD_FOR_S},worst"
+    with in_a_call(browser, server, coturn, tmp_path, schedule) as (worker, client, link):
+        turns_bad_at = flowing_before_the_fall(worker, client, link)
+        # the fall on the page's clock (ms since the epoch, as the log's)
+        fall_wall = time.time() + (turns_bad_at - time.monotonic())
+        wait_until("the client sends RED", lambda: how_it_sends(client)["codec"] == "red")
+        client.evaluate(REMOTE_LOG_JS)
+        held_at_start = client.evaluate(
+            "() => window.__pcs.find((p) => p.connectionState !== 'closed')"
+            ".currentRemoteDescription.sdp.match(/^o=.*$/m)[0]"
+        )
+        modes: list[tuple[float, str]] = []  # (s after the fall, the client's mode)
+
+        def plain() -> bool:
+            mode, _ = client_mode(worker)
+            if not modes or modes[-1][1] != mode:
+                modes.append((round(time.monotonic() - turns_bad_at, 1), mode))
+            return how_it_sends(client)["codec"] == "opus"
+
+        left = turns_bad_at + 45 - time.monotonic()
+        wait_until("the client sends plain Opus", plain, timeout_s=left)
+        applied: list[dict[str, Any]] = client.evaluate("window.__remote")
+        switched = next(d for d in applied if d["codec"] == "opus")
+        before = [d for d in applied if d["at"] < switched["at"]]
+        held = before[-1]["origin"] if before else held_at_start
+        story = {"modes": modes, "applied": applied, "held_at_start": held_at_start}
+        assert client_mode(worker)[0] in ("stills", "audio"), story
+        # The description that took RED off is the one the page held, applied again: not a
+        # new one from the worker, which would have come only after a round over the flooded
+        # link (the answer to the client's offer, or an offer the worker made meanwhile).
+        assert switched["origin"] == held, story
+        heard = real_audio_in_window(worker, 3)
+        assert heard > 0, "the worker no longer hears the client"
+    sys.stdout.write(
+        json.dumps(
+            {
+                "test": "issue-9-red-off-on-the-spot",
+                "modes_after_fall_s": modes,
+                "applied": [
+                    {"type": d["type"], "codec": d["codec"], "same_origin": d["origin"] == held}
+                    for d in applied
+                ],
+                "switched_after_fall_s": round(switched["at"] / 1000 - fall_wall, 1),
+                "worker_heard_samples_3s": heard,
             }
         )
         + "\n"
