@@ -5,7 +5,9 @@
 //
 // * Every 1.5 s (4 s once the link is weak, since reports share it; sooner, but not within
 //   1.5 s of the last, when a fresh round trip is a second longer than the last reported;
-//   and every 1.5 s again when the weak part of the path is the far side's: see clearLink) a
+//   every 1.5 s again when the weak part of the path is the far side's: see clearLink; and
+//   over a clear link 0.5 s after the last when the far side's voice breaks up: see
+//   watchPlayout) a
 //   compact `stats` message: the outgoing bandwidth estimate, round trip, loss and jitter of
 //   what we send (from the selected candidate pair and the far end's receiver reports),
 //   frames sent, and of what we receive: frames decoded, seconds frozen, share of audio
@@ -52,6 +54,8 @@ const PLAYOUT_CHECK_MS = 1000;
 const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
 const RTT_STEADY_MS = 120;
 const RTT_JUMP_MS = 1000; // see watchPlayout
+const VOICE_BREAKS = 0.25; // see watchPlayout (the server's AUDIO_COLLAPSED)
+const EARLY_REPORT_MS = 500;
 const WAIT_STEADY_MS = 50;
 const RTT_BASE_MS = 30000;
 const RECLAIMS = 4; // see reclaims
@@ -201,6 +205,8 @@ export class QualityAgent {
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
     this.waits = null; // how long the voice waited in it over the last check's second
     this.reportSoon = false; // a round trip worth reporting before the interval is up
+    this.voiceBreaks = false; // the far side's voice broke up since our last report
+    this.broken = false; // ... over the last playout check
     this.playoutAt = 0;
     this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
@@ -436,11 +442,15 @@ export class QualityAgent {
     if (!pc || !['connected', 'disconnected'].includes(pc.connectionState)) return;
     let delay = 0;
     let count = 0;
+    let concealed = 0;
+    let samples = 0;
     let rtt = null;
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         delay += s.jitterBufferDelay || 0;
         count += s.jitterBufferEmittedCount || 0;
+        concealed += (s.concealedSamples || 0) - (s.silentConcealedSamples || 0);
+        samples += s.totalSamplesReceived || 0;
       }
       const selected = s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded';
       if (selected && typeof s.currentRoundTripTime === 'number') {
@@ -448,7 +458,20 @@ export class QualityAgent {
       }
     });
     const before = this.playout;
-    this.playout = { delay, count };
+    this.playout = { delay, count, concealed, samples };
+    // The far side's voice breaks up: a quarter of the last check's second concealed (as the
+    // report's `cc` counts), after one that was not. The server hears of it now, from a page
+    // whose own link is clear (see beat), and not diluted over a report's 1.5 s: one report
+    // that shows it takes moving video down at once (AUDIO_COLLAPSED in
+    // beeldbel/quality/model.py). Measured on the bench's schedule, rural to worst: the
+    // worker's page concealed 41-74 % of the client's voice per half second from 0.5 s after
+    // the fall, and the client's link stepped down 2.7-3.3 s after it, on its next reports.
+    if (before && before.samples > 0 && samples > before.samples) {
+      const share = (concealed - before.concealed) / (samples - before.samples);
+      const broken = share >= VOICE_BREAKS;
+      if (broken && !this.broken) this.voiceBreaks = true;
+      this.broken = broken;
+    }
     // Only fresh round trips (a connectivity check answered since the last one we kept):
     // while a queue holds the checks back, the last one stays as it was.
     const now = performance.now();
@@ -587,8 +610,10 @@ export class QualityAgent {
     const weak = (this.weak || rung(this.mode) <= rung('stills')) && !this.clearLink(now);
     const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
     const soon = this.reportSoon && now - this.lastReportAt >= GOOD_INTERVAL_MS;
-    if (now - this.lastReportAt >= interval || soon) {
+    const early = this.voiceBreaks && !weak && now - this.lastReportAt >= EARLY_REPORT_MS;
+    if (now - this.lastReportAt >= interval || soon || early) {
       this.reportSoon = false;
+      this.voiceBreaks = false;
       this.lastReportAt = now;
       this.report();
     }

@@ -428,14 +428,26 @@ async () => {
 """
 
 
-# The page's own QualityAgent (web/quality.js) in `stills`, on a fake connection whose round
-# trip (`link.rtt`, seconds; `link.answers`: connectivity checks answered) the caller sets and
-# may change; the service answers each report after `ackMs`. `sent`: [seconds, reported
-# round trip] per report.
+# The page's own QualityAgent (web/quality.js) in `stills` (or `mode`), on a fake connection
+# whose round trip (`link.rtt`, seconds; `link.answers`: connectivity checks answered) the
+# caller sets and may change; the service answers each report after `ackMs`. `sent`:
+# [seconds, reported round trip] per report. With `voice`, the connection receives voice, of
+# which the share `voice.concealed` (the caller may change it) is concealed.
 STILLS_AGENT_JS = """
   const { QualityAgent } = await import('/static/quality.js');
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-  const stillsAgent = (link, ackMs) => {
+  const stillsAgent = (link, ackMs, mode = 'stills', voice = null) => {
+    const heard = { at: performance.now(), samples: 0, concealed: 0 };
+    const inbound = () => {
+      const now = performance.now();
+      const samples = Math.round((now - heard.at) * 48);
+      Object.assign(heard, { at: now, samples: heard.samples + samples });
+      heard.concealed += Math.round(samples * voice.concealed);
+      return { type: 'inbound-rtp', kind: 'audio', totalSamplesReceived: heard.samples,
+               concealedSamples: heard.concealed, silentConcealedSamples: 0,
+               jitterBufferDelay: heard.samples / 960 * 0.05,
+               jitterBufferEmittedCount: heard.samples };
+    };
     const pc = {
       connectionState: 'connected',
       getTransceivers: () => [],
@@ -445,6 +457,7 @@ STILLS_AGENT_JS = """
           ['P', { id: 'P', type: 'candidate-pair', nominated: true, state: 'succeeded',
                   currentRoundTripTime: link.rtt, responsesReceived: link.answers,
                   availableOutgoingBitrate: 40000 }],
+          ...(voice ? [['A', inbound()]] : []),
         ]),
     };
     const sent = [];
@@ -463,7 +476,7 @@ STILLS_AGENT_JS = """
       changed: () => {},
     };
     const agent = new QualityAgent(session);
-    agent.mode = 'stills';
+    agent.mode = mode;
     agent.measured = true;
     agent.start();
     return { agent, sent, reports, t0 };
@@ -525,6 +538,34 @@ async (ackMs) => {
   while (reports.length < 2) await sleep(100);
   agent.stop();
   return [fell, Boolean(reports[0].fb), Boolean(reports[1].fb)];
+}
+"""
+)
+
+
+VOICE_BREAKS_JS = (
+    """
+async ([ackMs, share]) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // In `sd` on a path with a 900 ms round trip, the far side's voice arriving whole: the
+  // reports go every 1.5 s (4 s if the page's own link is the weak one). 0.7 s after the
+  // third, `share` of the voice goes missing. The reports after that: [s after the break,
+  // the report's interval, its concealed share].
+  const voice = { concealed: 0 };
+  const { agent, sent, reports, t0 } = stillsAgent({ rtt: 0.9, answers: 10 }, ackMs, 'sd', voice);
+  while (reports.length < 3) await sleep(20);
+  await sleep(700);
+  voice.concealed = share;
+  const broke = performance.now();
+  const from = reports.length;
+  while (performance.now() - broke < 4500) await sleep(50);
+  agent.stop();
+  return sent.slice(from).map(([at], k) => {
+    const report = reports[from + k];
+    return [Math.round((t0 + at * 1000 - broke)) / 1000, report.i, report.cc];
+  });
 }
 """
 )
@@ -764,3 +805,31 @@ def test_after_a_fall_the_client_leaves_red_without_a_round_over_its_link(
         )
         + "\n"
     )
+
+
+def test_a_page_whose_own_link_is_clear_reports_the_far_voice_breaking_up_at_once(
+    server: Server, browser: Browser
+) -> None:
+    # A quarter of the far side's voice concealed over a second takes its moving video down
+    # at once on the server (AUDIO_COLLAPSED), and every second of it on a fallen link is a
+    # second more of queue. So a page whose own link is clear reports it 0.5 s after its last
+    # report at the soonest, not with the next one 1.5 s after it, diluted over that time.
+    # A page on the weak link itself keeps to its pace (its reports share that link), and
+    # less concealment waits for the next report as ever.
+    cases = [  # (the service answers after ms, share concealed, an early report)
+        (20, 0.4, True),
+        (20, 0.15, False),
+        (450, 0.4, False),
+    ]
+    found = side_by_side(server, browser, VOICE_BREAKS_JS, [[a, c] for a, c, _ in cases])
+    for (ack_ms, share, early), after in zip(cases, found, strict=True):
+        case = {"ack_ms": ack_ms, "share": share, "after_break": after}
+        assert after, case
+        # Reports before the page's pace was up: the early one (the regular report may come
+        # first, if it falls between the break and the playout check that sees it).
+        sooner = [(at, concealed) for at, interval, concealed in after if interval < 1.45]
+        if early:
+            assert len(sooner) == 1, case
+            assert sooner[0][1] >= 0.25, case
+        else:
+            assert not sooner, case
