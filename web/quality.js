@@ -6,8 +6,8 @@
 // * Every 1.5 s (4 s once the link is weak, since reports share it; sooner, but not within
 //   1.5 s of the last, when a fresh round trip is a second longer than the last reported;
 //   every 1.5 s again when the weak part of the path is the far side's: see clearLink; and
-//   over a clear link 0.5 s after the last when the far side's voice breaks up: see
-//   watchPlayout) a
+//   over a clear link as soon as the report would show the far side's voice breaking up,
+//   0.5 s after the last at the soonest: see watchPlayout) a
 //   compact `stats` message: the outgoing bandwidth estimate, round trip, loss and jitter of
 //   what we send (from the selected candidate pair and the far end's receiver reports),
 //   frames sent, and of what we receive: frames decoded, seconds frozen, share of audio
@@ -55,6 +55,7 @@ const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
 const RTT_STEADY_MS = 120;
 const RTT_JUMP_MS = 1000; // see watchPlayout
 const VOICE_BREAKS = 0.25; // see watchPlayout (the server's AUDIO_COLLAPSED)
+const VOICE_GONE = 0.5; // ... (MEDIA_GONE)
 const EARLY_REPORT_MS = 500;
 const WAIT_STEADY_MS = 50;
 const RTT_BASE_MS = 30000;
@@ -206,7 +207,6 @@ export class QualityAgent {
     this.waits = null; // how long the voice waited in it over the last check's second
     this.reportSoon = false; // a round trip worth reporting before the interval is up
     this.voiceBreaks = false; // the far side's voice broke up since our last report
-    this.broken = false; // ... over the last playout check
     this.playoutAt = 0;
     this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
@@ -443,13 +443,15 @@ export class QualityAgent {
     let delay = 0;
     let count = 0;
     let concealed = 0;
+    let silent = 0;
     let samples = 0;
     let rtt = null;
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         delay += s.jitterBufferDelay || 0;
         count += s.jitterBufferEmittedCount || 0;
-        concealed += (s.concealedSamples || 0) - (s.silentConcealedSamples || 0);
+        concealed += s.concealedSamples || 0;
+        silent += s.silentConcealedSamples || 0;
         samples += s.totalSamplesReceived || 0;
       }
       const selected = s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded';
@@ -458,19 +460,23 @@ export class QualityAgent {
       }
     });
     const before = this.playout;
-    this.playout = { delay, count, concealed, samples };
-    // The far side's voice breaks up: a quarter of the last check's second concealed (as the
-    // report's `cc` counts), after one that was not. The server hears of it now, from a page
-    // whose own link is clear (see beat), and not diluted over a report's 1.5 s: one report
-    // that shows it takes moving video down at once (AUDIO_COLLAPSED in
-    // beeldbel/quality/model.py). Measured on the bench's schedule, rural to worst: the
-    // worker's page concealed 41-74 % of the client's voice per half second from 0.5 s after
-    // the fall, and the client's link stepped down 2.7-3.3 s after it, on its next reports.
-    if (before && before.samples > 0 && samples > before.samples) {
-      const share = (concealed - before.concealed) / (samples - before.samples);
-      const broken = share >= VOICE_BREAKS;
-      if (broken && !this.broken) this.voiceBreaks = true;
-      this.broken = broken;
+    this.playout = { delay, count };
+    // The far side's voice breaks up: the report we would send now shows a quarter of it
+    // concealed (`cc`), or half of it not arriving at all (`gone`). The server hears of it
+    // now, from a page whose own link is clear (see beat), not with the next report: one
+    // report that shows it takes the far side's moving video down at once (AUDIO_COLLAPSED,
+    // MEDIA_GONE in beeldbel/quality/model.py), and on a fallen link every second of video
+    // more is a second of queue ahead of the voice. Measured on the bench's schedule, rural
+    // to worst: the worker's page concealed 44-75 % of the client's voice per half second
+    // from 0.5 s after the fall, yet its next report, over 1.5 s from before the fall, read
+    // 16 % (`cc`), and the client's link stepped down 2.7 s after the fall, on the one after.
+    const counted = this.previous; // the counters of our last report
+    const due = performance.now() - this.lastReportAt >= EARLY_REPORT_MS;
+    if (due && counted && counted.samples > 0 && samples - counted.samples > 0) {
+      const heard = samples - counted.samples;
+      const missing = concealed - counted.concealed;
+      const cc = (missing - (silent - counted.silentConcealed)) / heard;
+      if (cc >= VOICE_BREAKS || missing / heard >= VOICE_GONE) this.voiceBreaks = true;
     }
     // Only fresh round trips (a connectivity check answered since the last one we kept):
     // while a queue holds the checks back, the last one stays as it was.
@@ -610,7 +616,7 @@ export class QualityAgent {
     const weak = (this.weak || rung(this.mode) <= rung('stills')) && !this.clearLink(now);
     const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
     const soon = this.reportSoon && now - this.lastReportAt >= GOOD_INTERVAL_MS;
-    const early = this.voiceBreaks && !weak && now - this.lastReportAt >= EARLY_REPORT_MS;
+    const early = this.voiceBreaks && !weak;
     if (now - this.lastReportAt >= interval || soon || early) {
       this.reportSoon = false;
       this.voiceBreaks = false;
