@@ -7,7 +7,7 @@
 //   1.5 s of the last, when a fresh round trip is a second longer than the last reported;
 //   every 1.5 s again when the weak part of the path is the far side's: see clearLink; and
 //   over a clear link as soon as the report would show the far side's voice breaking up,
-//   0.5 s after the last at the soonest: see watchPlayout) a
+//   0.5 s after the last at the soonest: see breaking) a
 //   compact `stats` message: the outgoing bandwidth estimate, round trip, loss and jitter of
 //   what we send (from the selected candidate pair and the far end's receiver reports),
 //   frames sent, and of what we receive: frames decoded, seconds frozen, share of audio
@@ -47,6 +47,7 @@ const STILL_KEEPALIVE_MS = 1000;
 const START_KBPS = 32; // see withBitrates
 const QUIET_AFTER_MS = 5000; // see direction
 const STALE_VOICE_MS = 300; // see watchPlayout
+const STALE_QUIET_MS = 200; // ... where the far side sends the voice only
 const DROP_EVERY_MS = 10000;
 const BURST_VOICE_MS = 500;
 const BURST_DROP_EVERY_MS = 3000;
@@ -54,7 +55,7 @@ const PLAYOUT_CHECK_MS = 1000;
 const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
 const RTT_STEADY_MS = 120;
 const RTT_JUMP_MS = 1000; // see watchPlayout
-const VOICE_BREAKS = 0.25; // see watchPlayout (the server's AUDIO_COLLAPSED)
+const VOICE_BREAKS = 0.25; // see breaking (the server's AUDIO_COLLAPSED)
 const VOICE_GONE = 0.5; // ... (MEDIA_GONE)
 const EARLY_REPORT_MS = 500;
 const WAIT_STEADY_MS = 50;
@@ -206,7 +207,7 @@ export class QualityAgent {
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
     this.waits = null; // how long the voice waited in it over the last check's second
     this.reportSoon = false; // a round trip worth reporting before the interval is up
-    this.voiceBreaks = false; // the far side's voice broke up since our last report
+    this.peeking = false; // see breaking
     this.playoutAt = 0;
     this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
@@ -428,7 +429,12 @@ export class QualityAgent {
   //   connectivity checks back, none comes) is within RTT_STEADY_MS of the one before, or of
   //   the lowest in the last RTT_BASE_MS; or the wait stands still, within WAIT_STEADY_MS of
   //   the last check's, or falls by more than that (nothing draining into the buffer). At
-  //   most once per DROP_EVERY_MS.
+  //   most once per DROP_EVERY_MS. Where the far side sends the voice only (its committed
+  //   mode is `audio`), nothing competes with it on the path, and a wait above
+  //   STALE_QUIET_MS is learned, not needed: on the bench's `worst` profile the voice alone
+  //   waits 30 ms, yet on its schedule, after stills on `worst`, NetEQ kept 270-285 ms for
+  //   15-20 s after the far side had gone to the voice only (a still of a few kB holds the
+  //   voice behind it for up to a second on 32 kbit/s), most of the call's 95th percentile.
   // - the voice waits more than BURST_VOICE_MS, whatever the round trip: a burst out of a
   //   queue that is still draining, stale either way (on the schedule, rural to worst, the
   //   queue took 6-8 s to drain, and the worker's jitter buffer filled to 1.8 s meanwhile).
@@ -442,17 +448,11 @@ export class QualityAgent {
     if (!pc || !['connected', 'disconnected'].includes(pc.connectionState)) return;
     let delay = 0;
     let count = 0;
-    let concealed = 0;
-    let silent = 0;
-    let samples = 0;
     let rtt = null;
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') {
         delay += s.jitterBufferDelay || 0;
         count += s.jitterBufferEmittedCount || 0;
-        concealed += s.concealedSamples || 0;
-        silent += s.silentConcealedSamples || 0;
-        samples += s.totalSamplesReceived || 0;
       }
       const selected = s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded';
       if (selected && typeof s.currentRoundTripTime === 'number') {
@@ -461,23 +461,6 @@ export class QualityAgent {
     });
     const before = this.playout;
     this.playout = { delay, count };
-    // The far side's voice breaks up: the report we would send now shows a quarter of it
-    // concealed (`cc`), or half of it not arriving at all (`gone`). The server hears of it
-    // now, from a page whose own link is clear (see beat), not with the next report: one
-    // report that shows it takes the far side's moving video down at once (AUDIO_COLLAPSED,
-    // MEDIA_GONE in beeldbel/quality/model.py), and on a fallen link every second of video
-    // more is a second of queue ahead of the voice. Measured on the bench's schedule, rural
-    // to worst: the worker's page concealed 44-75 % of the client's voice per half second
-    // from 0.5 s after the fall, yet its next report, over 1.5 s from before the fall, read
-    // 16 % (`cc`), and the client's link stepped down 2.7 s after the fall, on the one after.
-    const counted = this.previous; // the counters of our last report
-    const due = performance.now() - this.lastReportAt >= EARLY_REPORT_MS;
-    if (due && counted && counted.samples > 0 && samples - counted.samples > 0) {
-      const heard = samples - counted.samples;
-      const missing = concealed - counted.concealed;
-      const cc = (missing - (silent - counted.silentConcealed)) / heard;
-      if (cc >= VOICE_BREAKS || missing / heard >= VOICE_GONE) this.voiceBreaks = true;
-    }
     // Only fresh round trips (a connectivity check answered since the last one we kept):
     // while a queue holds the checks back, the last one stays as it was.
     const now = performance.now();
@@ -513,7 +496,10 @@ export class QualityAgent {
     const falling = this.waits !== null && this.waits - waits >= WAIT_STEADY_MS;
     this.waits = waits;
     const settled = drained || steady || falling;
-    const stale = waits > STALE_VOICE_MS && settled && now - this.staleDroppedAt > DROP_EVERY_MS;
+    const theirs = this.modes.get(peer.id);
+    const alone = theirs && theirs.mode === 'audio' && !theirs.probe;
+    const staleAfter = alone ? STALE_QUIET_MS : STALE_VOICE_MS;
+    const stale = waits > staleAfter && settled && now - this.staleDroppedAt > DROP_EVERY_MS;
     const burst = waits > BURST_VOICE_MS;
     const spaced = this.dropSpaced(now);
     // Held back only by the spacing: the next check comes as soon as the spacing allows (see
@@ -616,13 +602,53 @@ export class QualityAgent {
     const weak = (this.weak || rung(this.mode) <= rung('stills')) && !this.clearLink(now);
     const interval = !this.measured ? CHECK_MS : weak ? WEAK_INTERVAL_MS : GOOD_INTERVAL_MS;
     const soon = this.reportSoon && now - this.lastReportAt >= GOOD_INTERVAL_MS;
-    const early = this.voiceBreaks && !weak;
-    if (now - this.lastReportAt >= interval || soon || early) {
+    if (now - this.lastReportAt >= interval || soon) {
       this.reportSoon = false;
-      this.voiceBreaks = false;
       this.lastReportAt = now;
       this.report();
+    } else if (!weak && now - this.lastReportAt >= EARLY_REPORT_MS && !this.peeking) {
+      this.peeking = true;
+      this.breaking()
+        .then((broken) => {
+          if (!broken || performance.now() - this.lastReportAt < EARLY_REPORT_MS) return;
+          this.lastReportAt = performance.now();
+          this.report();
+        })
+        .catch(() => {})
+        .finally(() => {
+          this.peeking = false;
+        });
     }
+  }
+
+  // Whether the far side's voice breaks up: the report we would send now shows a quarter of
+  // it concealed (`cc`), or half of it not arriving at all (`gone`). A page whose own link is
+  // clear then reports at once (see beat), not with its next report: one report that shows
+  // it takes the far side's moving video down at once (AUDIO_COLLAPSED, MEDIA_GONE in
+  // beeldbel/quality/model.py), and on a fallen link every second of video more is a second
+  // of queue ahead of the voice. Measured on the bench's schedule, rural to worst: the
+  // worker's page concealed 35-65 % of the client's voice per half second from 0.5 s after
+  // the fall, yet its next report, over 1.5 s mostly from before the fall, read 16 % (`cc`),
+  // and the client's link stepped down 2.7 s after the fall, on the report after that.
+  async breaking() {
+    const peer = this.peer();
+    const counted = this.previous; // the counters of our last report
+    if (!peer || !peer.pc || !counted || !(counted.samples > 0)) return false;
+    let concealed = 0;
+    let silent = 0;
+    let samples = 0;
+    (await peer.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        concealed += s.concealedSamples || 0;
+        silent += s.silentConcealedSamples || 0;
+        samples += s.totalSamplesReceived || 0;
+      }
+    });
+    const heard = samples - counted.samples;
+    if (heard <= 0) return false;
+    const missing = concealed - counted.concealed;
+    const cc = (missing - (silent - counted.silentConcealed)) / heard;
+    return cc >= VOICE_BREAKS || missing / heard >= VOICE_GONE;
   }
 
   // Applying a mode --------------------------------------------------------------------------
