@@ -694,16 +694,17 @@ export class CallSession extends EventTarget {
   // meanwhile. Measured on Chromium 156 with two connections in one page: the voice went from
   // RED to Opus (129 to 49 bytes a packet) and to 60 ms packets at once, with 0-27 ms of it
   // concealed at the far side, and later rounds from either side went as before.
-  // `capped`: our rung caps the congestion control, which holds only where we made the last
-  // offer (QualityAgent.reclaims); where we answered last, a round of ours follows for it.
-  // A peer that is not `stable` gets a round once its own is done (renegotiate).
-  remarkAll(capped) {
+  // Our rung's cap on the congestion control holds only where we made the last offer: where
+  // we answered last, a round of ours follows as after any answer (QualityAgent.reclaims:
+  // when both sides are capped only the polite one takes it). A peer that is not `stable`
+  // gets a round once its own is done (renegotiate).
+  remarkAll() {
     for (const peer of this.peers.values()) {
-      if (peer.pc) this.remark(peer, capped);
+      if (peer.pc) this.remark(peer);
     }
   }
 
-  remark(peer, capped) {
+  remark(peer) {
     const pc = peer.pc;
     const done = peer.chain.then(async () => {
       if (peer.pc !== pc) return;
@@ -736,7 +737,7 @@ export class CallSession extends EventTarget {
         peer.makingOffer = false;
       }
       if (peer.pc !== pc) return;
-      if (!made || (capped && raw.type === 'offer')) this.renegotiate(peer);
+      if (!made || (raw.type === 'offer' && this.quality.reclaims(peer))) this.renegotiate(peer);
     });
     peer.chain = done.catch((error) => console.warn('remarking failed', error));
   }

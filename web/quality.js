@@ -749,7 +749,7 @@ export class QualityAgent {
       ({ transceiver }) => transceiver.direction !== this.direction('video'),
     );
     Object.assign(this, { ptime, red, maxKbps, quiet });
-    if (marked && !turned) this.session.remarkAll(maxKbps > 0);
+    if (marked && !turned) this.session.remarkAll();
     const video = spec.video_kbps || 0;
     for (const { peer, sender } of this.senders('audio')) {
       const maxBitrate = Math.round((spec.audio_kbps || 32) * 1000);
