@@ -676,11 +676,11 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
     # it drains. The worker's page drops that stale voice (while the burst arrives, and once
     # the queue has drained if NetEQ still holds it), instead of playing it seconds late for
     # half a minute.
-    # The drop itself, with the client's signaling off the emulated link. With it on the
-    # link, the negotiation that takes RED off the client's voice waits in the queue, and
-    # until it is through the voice is sent twice (on the bench, about 30 kbit/s on the 32 of
-    # worst): the queue hardly drains, and in one run the voice waited 207 ms on average
-    # from 1 to 8 s after the last drop. The bench's schedule measures that case.
+    # The drop itself, with the client's signaling off the emulated link; the bench's
+    # schedule measures the whole, its signaling on the link. (There, until RED came off the
+    # client's voice on the spot, the round that took it off waited in the queue, the voice
+    # went twice meanwhile, and in one run it waited 207 ms on average from 1 to 8 s after
+    # the last drop: see test_after_a_fall_the_client_leaves_red_without_a_round_over_its_link.)
     schedule = f"4g:{GOOD_FOR_S},worst"
     with in_a_call(browser, server, coturn, tmp_path, schedule, signaling_on_link=False) as (
         worker,
