@@ -5,9 +5,7 @@
 //
 // * Every 1.5 s (4 s once the link is weak, since reports share it; sooner, but not within
 //   1.5 s of the last, when a fresh round trip is a second longer than the last reported;
-//   every 1.5 s again when the weak part of the path is the far side's: see clearLink; and
-//   over a clear link as soon as the report would show the far side's voice breaking up,
-//   0.5 s after the last at the soonest: see breaking) a
+//   and every 1.5 s again when the weak part of the path is the far side's: see clearLink) a
 //   compact `stats` message: the outgoing bandwidth estimate, round trip, loss and jitter of
 //   what we send (from the selected candidate pair and the far end's receiver reports),
 //   frames sent, and of what we receive: frames decoded, seconds frozen, share of audio
@@ -55,9 +53,6 @@ const PLAYOUT_CHECK_MS = 1000;
 const RTT_FRESH_MS = 4000; // Chrome checks a steady pair every 2.5 s
 const RTT_STEADY_MS = 120;
 const RTT_JUMP_MS = 1000; // see watchPlayout
-const VOICE_BREAKS = 0.25; // see breaking (the server's AUDIO_COLLAPSED)
-const VOICE_GONE = 0.5; // ... (MEDIA_GONE)
-const EARLY_REPORT_MS = 500;
 const WAIT_STEADY_MS = 50;
 const RTT_BASE_MS = 30000;
 const RECLAIMS = 4; // see reclaims
@@ -207,7 +202,6 @@ export class QualityAgent {
     this.playout = null; // the voice's jitter buffer counters at the last check (watchPlayout)
     this.waits = null; // how long the voice waited in it over the last check's second
     this.reportSoon = false; // a round trip worth reporting before the interval is up
-    this.peeking = false; // see breaking
     this.playoutAt = 0;
     this.rtts = []; // the fresh round trips of the last RTT_BASE_MS ({ms, answers, at})
     this.droppedAt = -Infinity; // when we last dropped stale voice
@@ -606,49 +600,7 @@ export class QualityAgent {
       this.reportSoon = false;
       this.lastReportAt = now;
       this.report();
-    } else if (!weak && now - this.lastReportAt >= EARLY_REPORT_MS && !this.peeking) {
-      this.peeking = true;
-      this.breaking()
-        .then((broken) => {
-          if (!broken || performance.now() - this.lastReportAt < EARLY_REPORT_MS) return;
-          this.lastReportAt = performance.now();
-          this.report();
-        })
-        .catch(() => {})
-        .finally(() => {
-          this.peeking = false;
-        });
     }
-  }
-
-  // Whether the far side's voice breaks up: the report we would send now shows a quarter of
-  // it concealed (`cc`), or half of it not arriving at all (`gone`). A page whose own link is
-  // clear then reports at once (see beat), not with its next report: one report that shows
-  // it takes the far side's moving video down at once (AUDIO_COLLAPSED, MEDIA_GONE in
-  // beeldbel/quality/model.py), and on a fallen link every second of video more is a second
-  // of queue ahead of the voice. Measured on the bench's schedule, rural to worst: the
-  // worker's page concealed 35-65 % of the client's voice per half second from 0.5 s after
-  // the fall, yet its next report, over 1.5 s mostly from before the fall, read 16 % (`cc`),
-  // and the client's link stepped down 2.7 s after the fall, on the report after that.
-  async breaking() {
-    const peer = this.peer();
-    const counted = this.previous; // the counters of our last report
-    if (!peer || !peer.pc || !counted || !(counted.samples > 0)) return false;
-    let concealed = 0;
-    let silent = 0;
-    let samples = 0;
-    (await peer.pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-        concealed += s.concealedSamples || 0;
-        silent += s.silentConcealedSamples || 0;
-        samples += s.totalSamplesReceived || 0;
-      }
-    });
-    const heard = samples - counted.samples;
-    if (heard <= 0) return false;
-    const missing = concealed - counted.concealed;
-    const cc = (missing - (silent - counted.silentConcealed)) / heard;
-    return cc >= VOICE_BREAKS || missing / heard >= VOICE_GONE;
   }
 
   // Applying a mode --------------------------------------------------------------------------

@@ -550,33 +550,6 @@ async (ackMs) => {
 )
 
 
-VOICE_BREAKS_JS = (
-    """
-async ([ackMs, share]) => {
-"""
-    + STILLS_AGENT_JS
-    + """
-  // In `sd` on a path with a 900 ms round trip, the far side's voice arriving whole: the
-  // reports go every 1.5 s (4 s if the page's own link is the weak one). Right after the
-  // third, `share` of the voice goes missing. The reports after that: [s after the break,
-  // the report's interval, its concealed share].
-  const voice = { concealed: 0 };
-  const { agent, sent, reports, t0 } = stillsAgent({ rtt: 0.9, answers: 10 }, ackMs, 'sd', voice);
-  while (reports.length < 3) await sleep(20);
-  voice.concealed = share;
-  const broke = performance.now();
-  const from = reports.length;
-  while (performance.now() - broke < 4500) await sleep(50);
-  agent.stop();
-  return sent.slice(from).map(([at], k) => {
-    const report = reports[from + k];
-    return [Math.round((t0 + at * 1000 - broke)) / 1000, report.i, report.cc];
-  });
-}
-"""
-)
-
-
 STALE_QUIET_JS = (
     """
 async ([farMode, waitMs]) => {
@@ -830,35 +803,6 @@ def test_after_a_fall_the_client_leaves_red_without_a_round_over_its_link(
         )
         + "\n"
     )
-
-
-def test_a_page_whose_own_link_is_clear_reports_the_far_voice_breaking_up_at_once(
-    server: Server, browser: Browser
-) -> None:
-    # A report with a quarter of the far side's voice concealed takes its moving video down
-    # at once on the server (AUDIO_COLLAPSED), and every second of it on a fallen link is a
-    # second more of queue. So a page whose own link is clear sends that report as soon as
-    # it would show it (0.5 s after its last at the soonest), not with the next one at its
-    # pace. A page on the weak link itself keeps to its pace (its reports share that link),
-    # and less concealment waits for the next report as ever.
-    cases = [  # (the service answers after ms, share concealed, an early report)
-        (20, 0.8, True),
-        (20, 0.15, False),
-        (450, 0.8, False),
-    ]
-    found = side_by_side(server, browser, VOICE_BREAKS_JS, [[a, c] for a, c, _ in cases])
-    for (ack_ms, share, early), after in zip(cases, found, strict=True):
-        case = {"ack_ms": ack_ms, "share": share, "after_break": after}
-        assert after, case
-        # Reports before the page's pace was up: the early ones, each showing what the server
-        # steps down on. The first is one (the page looks every 0.5 s).
-        sooner = [(at, concealed) for at, interval, concealed in after if interval < 1.45]
-        if early:
-            assert sooner, case
-            assert sooner[0][0] == after[0][0], case
-            assert all(concealed >= 0.25 for _, concealed in sooner), case
-        else:
-            assert not sooner, case
 
 
 def test_where_the_far_side_sends_the_voice_only_a_learned_wait_is_dropped_sooner(
