@@ -692,7 +692,7 @@ export class CallSession extends EventTarget {
   // matters: a round of our own waited in the very queue RED keeps full, 4-5 s on the bench's
   // schedule with the client's signaling on the emulated link, the voice sent twice
   // meanwhile. Measured on Chromium 156 with two connections in one page: the voice went from
-  // RED to Opus (129 to 49 bytes a packet) and to 60 ms packets at once, with 0-27 ms of it
+  // RED to Opus (127 to 49 bytes a packet), and to 60 ms packets, at once, with 0-27 ms of it
   // concealed at the far side, and later rounds from either side went as before.
   // Our rung's cap on the congestion control holds only where we made the last offer: where
   // we answered last, a round of ours follows as after any answer (QualityAgent.reclaims:
@@ -708,12 +708,11 @@ export class CallSession extends EventTarget {
     const pc = peer.pc;
     const done = peer.chain.then(async () => {
       if (peer.pc !== pc) return;
+      const idle = peer.negotiated && !peer.makingOffer;
       // An offer of ours on its way: its answer is marked anew when it comes.
-      if (peer.negotiated && !peer.makingOffer && pc.signalingState === 'have-local-offer') return;
+      if (idle && pc.signalingState === 'have-local-offer') return;
       const raw = peer.remoteRaw;
-      const ready =
-        peer.negotiated && !peer.makingOffer && pc.signalingState === 'stable' && raw;
-      if (!ready) {
+      if (!idle || pc.signalingState !== 'stable' || !raw) {
         this.renegotiate(peer);
         return;
       }
