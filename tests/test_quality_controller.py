@@ -637,6 +637,47 @@ def test_a_probe_the_other_direction_finds_in_trouble_ends_before_it_is_committe
     assert_ladder_rules(quality, log)
 
 
+def test_a_link_that_falls_during_its_probe_steps_down_at_the_report_that_ends_it() -> None:
+    # Both links in low. The client's link probes into sd at HOLD_S; 2 s into the probe its
+    # access network falls (the bench's schedule, rural to worst: 32 kbit/s up): the worker
+    # hears a third of the client's voice missing, and its own round trip, which crosses the
+    # client's link too, jumps to 1.1 s. Trouble on both directions at once is the path's, not
+    # the probe's: the probe ends, and the client's link steps down from its committed rung at
+    # that same report, not after the reports of the probe are set aside (measured on the
+    # schedule: a probe into sd under way at the fall, 100 kbit/s into 32 for a report interval
+    # more, left a queue whose drain kept the worker's voice waiting over 300 ms for 10 s).
+    fall = HOLD_S + 2.0
+
+    def call(probe_trouble: bool) -> Trace:
+        trace: Trace = []
+        for at in range(1, 40):
+            down = at >= fall
+            heard = Received(CLIENT, 2 if down else 10, 0.0, 0.35 if down else 0.0)
+            rtt = 1100 if down and not probe_trouble else 300
+            trace.append((at, Report(WORKER, 1.0, 150, rtt, received=heard)))
+            if at < fall:
+                received = Received(WORKER, 10)
+                trace.append((at + 0.5, Report(CLIENT, 1.0, 150, 300, received=received)))
+        return trace
+
+    quality, log = play(started(Mode.LOW, both=True), call(probe_trouble=False), 40)
+    assert of(log, Probe, CLIENT)[0] == (HOLD_S, Probe(CLIENT, Mode.SD))
+    after = [(at, c) for at, c in of(log, SetMode, CLIENT) if at >= fall]
+    assert after[:2] == [
+        (fall, SetMode(CLIENT, Mode.LOW, Reason.PROBE_FAILED)),
+        (fall, SetMode(CLIENT, Mode.STILLS, Reason.AUDIO_FIRST)),
+    ]
+    assert_ladder_rules(quality, log)
+
+    # The same voice breaking up with the worker's own link calm may be the probe's doing:
+    # its reports are set aside, and the committed rung is judged on the reports after.
+    quality, log = play(started(Mode.LOW, both=True), call(probe_trouble=True), 40)
+    after = [(at, c) for at, c in of(log, SetMode, CLIENT) if at >= fall]
+    assert after[0] == (fall, SetMode(CLIENT, Mode.LOW, Reason.PROBE_FAILED))
+    assert (fall, SetMode(CLIENT, Mode.STILLS, Reason.AUDIO_FIRST)) not in after
+    assert_ladder_rules(quality, log)
+
+
 def test_the_far_sides_voice_gone_leaves_this_link_the_voice_only_without_blaming_it() -> None:
     # Both in sd. At 30 s the client's link floods: its own reports wait in its queue and stop
     # coming (the next arrives at 38 s); the worker's page, over its own good link, hears 80 %

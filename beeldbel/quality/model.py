@@ -1171,8 +1171,19 @@ def _trial_failure(link: Link, trial: Trial, settled: float) -> bool:
 
 
 def _end_trial(
-    link: Link, now: float, commands: list[Command], *, ok: bool, congested: bool = False
+    link: Link,
+    now: float,
+    commands: list[Command],
+    *,
+    ok: bool,
+    congested: bool = False,
+    aside: bool = True,
 ) -> Link:
+    """End the probe: commit its mode (``ok``) or roll it back.
+
+    A rolled-back probe's reports are set aside for PROBE_SETTLE_S (``aside``), unless it
+    ended on trouble that is not its own (the other direction's, see ``_decide``).
+    """
     trial = link.trial
     assert trial is not None
     if ok:
@@ -1214,7 +1225,7 @@ def _end_trial(
         applied_at=now,
         # What the probe caused, and the reports that still show it, is not the link's
         # trouble in its committed mode.
-        ignore_until=now + PROBE_SETTLE_S,
+        ignore_until=now + PROBE_SETTLE_S if aside else link.ignore_until,
         # Receiver reports of the probe's losses still arrive a while after it (they come
         # every second or more, a round trip late), and loss is judged over SMOOTH_S.
         loss_ignored_until=now + SMOOTH_S,
@@ -1331,7 +1342,12 @@ def _decide(link: Link, now: float, commands: list[Command], others: tuple[Link,
             # met it ends before it could be committed on reports from before it, and the
             # link may step down at once. Measured on the bench's schedule, rural to worst: a
             # probe into ``sd`` started 1 s before the fall was committed 1 s after it.
-            link = _end_trial(link, now, commands, ok=False)
+            # Nor are its reports set aside as the probe's (``aside``): the trouble is the
+            # path's, and waiting out PROBE_SETTLE_S for a report that judges the committed
+            # rung alone kept a probe into ``sd`` sending 100 kbit/s into 32 for a report
+            # interval more (measured on the schedule: a queue that kept the worker's voice
+            # waiting over 300 ms for 10 s of the call).
+            link = _end_trial(link, now, commands, ok=False, aside=False)
         link = _judge_trial(link, now, commands)
         link = _step_down(link, now, commands)
         link = _hint_weak(link, now, commands)
