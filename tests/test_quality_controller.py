@@ -536,18 +536,22 @@ def test_audio_breaking_up_in_a_video_mode_makes_video_give_way_and_no_phone() -
     assert_ladder_rules(quality, log)
 
 
-@pytest.mark.parametrize(("conceal", "at_once"), [(0.3, True), (0.15, False)])
+@pytest.mark.parametrize(
+    ("conceal", "missing", "at_once"),
+    [(0.3, 0.3, True), (0.14, 0.35, True), (0.15, 0.15, False), (0.12, 0.2, False)],
+)
 def test_a_quarter_of_the_voice_missing_beside_moving_video_steps_down_at_once(
-    conceal: float, at_once: bool
+    conceal: float, missing: float, at_once: bool
 ) -> None:
     # The client's link falls under what it sends at 30 s (the bench's schedule, rural to
-    # worst): the worker's next report reads 30 % of the client's voice concealed. That is no
-    # burst: down to stills with that report. Audio breaking up less waits until it has
+    # worst): the worker's next report reads 30 % of the client's voice missing. That is no
+    # burst: down to stills with that report, also where most of the gap was concealed
+    # with silence (NetEQ fades a long gap). Audio breaking up less waits until it has
     # lasted SUSTAIN_S of reported time.
     worker = [
-        (at, Report(WORKER, 1.5, 2000, 60, received=Received(CLIENT, 15, 0.0, heard)))
+        (at, Report(WORKER, 1.5, 2000, 60, received=Received(CLIENT, 15, 0.0, heard, gone)))
         for at in [x * 1.5 for x in range(1, 40)]
-        for heard in [conceal if at >= 30 else 0.0]
+        for heard, gone in [(conceal, missing) if at >= 30 else (0.0, 0.0)]
     ]
     trace = [*reports(CLIENT, 0, 60, every=1.5, available=330), *worker]
     quality, log = play(started(both=True), trace, 60)
