@@ -623,15 +623,23 @@ export class CallSession extends EventTarget {
 
   // Empty the jitter buffer of the voice we receive from `peer` (QualityAgent.watchPlayout):
   // Chrome stops playout, and empties that buffer, when a local description no longer
-  // receives audio, and starts it afresh when one does again. So: a local offer that only
-  // sends audio, at once followed by one that receives again; playout pauses only for as
-  // long as the two local steps take (measured on Chromium 156: 14-42 ms of concealment, and
-  // a jitter buffer of 310 ms fell to 11). Both can be made while an offer of ours waits for
-  // its answer (`have-local-offer`), and that answer then completes the round; over a
-  // flooded link that wait is seconds, just when the stale voice piles up. From `stable` the
-  // second offer goes to the far side as any other. (A rollback instead of the second offer
-  // left the connection without inbound voice until the next round was through: seconds
-  // over a flooded link.) Resolves true once done, false if it could not be done now.
+  // receives audio, and starts it afresh when one does again. So: a local description that
+  // only sends audio, at once followed by one that receives again; playout pauses only for as
+  // long as the local steps take (measured on Chromium 156: 14-42 ms of concealment, and a
+  // jitter buffer of 310 ms fell to 11). Nothing goes over the network for it:
+  // - from `stable`, the remote description we hold is applied again (as in remark): an
+  //   answer (we offered last) after two local offers; an offer (we answered last) before
+  //   each of two local answers. A round over the network would cross the far side's link
+  //   twice, and the drop is needed just when that link is flooded: on the bench's schedule,
+  //   rural to worst, each of the worker's drops sent an offer the client answered (and then
+  //   reclaimed its cap with an offer of its own), some 5 kB each way into a 32 kbit/s uplink
+  //   that was still draining, and the round trip grew by seconds while the client sent
+  //   the voice alone;
+  // - while an offer of ours waits for its answer (`have-local-offer`), two local offers,
+  //   and that answer then completes the round (over a flooded link that wait is seconds).
+  // (A rollback instead of the second description left the connection without inbound voice
+  // until the next round was through: seconds over a flooded link.) Resolves true once done,
+  // false if it could not be done now.
   dropStaleVoice(peer) {
     const pc = peer.pc;
     const done = peer.chain.then(async () => {
@@ -643,17 +651,32 @@ export class CallSession extends EventTarget {
         .find((t) => !t.stopped && t.receiver.track.kind === 'audio');
       if (!voice || !['sendrecv', 'recvonly'].includes(voice.direction)) return false;
       const was = voice.direction;
+      const deaf = was === 'sendrecv' ? 'sendonly' : 'inactive';
+      const held = from === 'stable' ? peer.remoteRaw : null;
+      const remote = () => pc.setRemoteDescription(this.quality.remoteDescription(held));
       peer.makingOffer = true;
-      if (from === 'stable') peer.renegotiate = false; // this round applies what we mark now
       let made = false;
       try {
-        voice.direction = was === 'sendrecv' ? 'sendonly' : 'inactive';
-        await pc.setLocalDescription();
-        voice.direction = was;
-        await pc.setLocalDescription();
+        if (held && held.type === 'offer') {
+          await remote();
+          voice.direction = deaf;
+          await pc.setLocalDescription();
+          await remote();
+          voice.direction = was;
+          await pc.setLocalDescription();
+        } else {
+          voice.direction = deaf;
+          await pc.setLocalDescription();
+          voice.direction = was;
+          await pc.setLocalDescription();
+          if (held) await remote();
+        }
         made = true;
       } catch (error) {
         console.warn('dropping stale voice failed', error);
+        if (held && pc.signalingState !== 'stable') {
+          await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+        }
       } finally {
         voice.direction = was;
         peer.makingOffer = false;
@@ -661,10 +684,12 @@ export class CallSession extends EventTarget {
       if (peer.pc !== pc) return made;
       if (!made) {
         // Whatever that left, a round that receives again: from `stable` now (a sendonly
-        // offer of ours may be in place), else once the answer on its way is in.
+        // description of ours may be in place), else once the answer on its way is in.
         if (from === 'stable') this.negotiate(peer, pc);
         else peer.renegotiate = true;
-      } else if (from === 'stable') {
+      } else if (from === 'stable' && !held) {
+        // No description held to apply again (none yet): the offer goes as any other.
+        peer.renegotiate = false;
         this.sendDescription(peer, pc.localDescription);
       }
       return made;

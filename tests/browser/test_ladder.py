@@ -389,11 +389,13 @@ def test_while_its_connection_is_down_a_page_stops_its_senders_and_starts_them_a
     )
 
 
-# Counts, on every connection of the page, the local offers that receive no voice: the page's
-# way of dropping stale voice (CallSession.dropStaleVoice) and nothing else it does.
+# Counts, on every connection of the page, the local descriptions that receive no voice: the
+# page's way of dropping stale voice (CallSession.dropStaleVoice) and nothing else it does;
+# with each, in `__dropStates`, the connection's signaling state just before it.
 DROPS_JS = """
 () => {
   window.__drops = window.__drops || [];
+  window.__dropStates = window.__dropStates || [];
   for (const pc of window.__pcs) {
     if (pc.__dropsCounted) continue;
     pc.__dropsCounted = true;
@@ -403,11 +405,20 @@ DROPS_JS = """
         .getTransceivers()
         .find((t) => !t.stopped && t.receiver.track.kind === 'audio');
       const deaf = voice && ['sendonly', 'inactive'].includes(voice.direction);
-      if (!description && deaf) window.__drops.push(Date.now());
+      if (!description && deaf) {
+        window.__drops.push(Date.now());
+        window.__dropStates.push(pc.signalingState);
+      }
       return original(description);
     };
   }
 }
+"""
+
+# The `o=` line of the remote description the page's connection holds.
+HELD_ORIGIN_JS = """
+() => window.__pcs.find((p) => p.connectionState !== 'closed')
+  .currentRemoteDescription.sdp.match(/^o=.*$/m)[0]
 """
 
 # The voice's jitter buffer, cumulative: seconds waited, samples emitted.
@@ -569,6 +580,31 @@ async ([farMode, waitMs]) => {
 )
 
 
+STALE_TURNED_JS = (
+    """
+async ([turns, laterMs]) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // The far side's voice waits 400 ms beside its stills, and the page drops it; 1 s later
+  // the far side goes to the voice alone (if `turns`), and the voice now waits `laterMs`.
+  // When the page dropped it, over 6 s from the first drop.
+  const voice = { concealed: 0, wait: 0.4 };
+  const { agent, drops, t0 } = stillsAgent({ rtt: 0.9, answers: 10 }, 20, 'audio', voice);
+  agent.onQuality({ participant_id: 'far', mode: 'stills', probe: false, pinned: false });
+  while (!drops.length && performance.now() - t0 < 5000) await sleep(50);
+  await sleep(1000);
+  voice.wait = laterMs / 1000;
+  const mode = turns ? 'audio' : 'stills';
+  agent.onQuality({ participant_id: 'far', mode, probe: false, pinned: false });
+  await sleep(5000);
+  agent.stop();
+  return drops;
+}
+"""
+)
+
+
 def side_by_side(server: Server, browser: Browser, script: str, cases: list[Any]) -> list[Any]:
     """``script`` (an async function of one case, on fake agents: STILLS_AGENT_JS) run for
     every case at once in one page. Each case waits seconds of its own agent's reports, and
@@ -662,6 +698,8 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
     ):
         turns_bad_at = flowing_before_the_fall(worker, client, link)
         worker.evaluate(DROPS_JS)
+        worker.evaluate(REMOTE_LOG_JS)
+        held_at_start = worker.evaluate(HELD_ORIGIN_JS)
         seen: list[tuple[float, float, int]] = []  # (time, seconds waited, samples)
         deadline = turns_bad_at + 60
         drops: list[float] = []  # when the page dropped, on this process's clock
@@ -676,6 +714,11 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
             time.sleep(1)
         # The page's own times, for the spacing between drops.
         dropped = [t / 1000 for t in worker.evaluate("window.__drops")]
+        states: list[str] = worker.evaluate("window.__dropStates")
+        applied: list[dict[str, Any]] = [
+            {"at": 0, "origin": held_at_start},
+            *worker.evaluate("window.__remote"),
+        ]
 
         def waits(since: float, until: float) -> float | None:
             inside = [s for s in seen if since <= s[0] <= until]
@@ -700,6 +743,22 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
         # Never two drops within 3 s (each costs a moment of sound), so never a storm of them.
         spacing = [b - a for a, b in itertools.pairwise(dropped)]
         assert all(gap >= 2.9 for gap in spacing), f"{spacing}: {story}"
+        # A drop from a settled connection sends nothing: the description the page held is
+        # applied again (an answer after its two local offers, or an offer before each of its
+        # two answers), not a new one from the client, which would have needed a round over
+        # the client's link, just when it drains. (Only a drop while an offer of the page's
+        # own waits for its answer leaves that answer to complete the round.)
+        settled = [
+            (t * 1000, state)
+            for t, state in zip(dropped, states, strict=True)
+            if state != "have-local-offer"
+        ]
+        assert settled, f"no drop from a settled connection: {states}: {story}"
+        for at, state in settled:
+            before = [d["origin"] for d in applied if d["at"] <= at]
+            after = [d["origin"] for d in applied if d["at"] > at]
+            assert after, f"{state} drop at {at}: {applied}"
+            assert after[0] == before[-1], f"a new description after the drop: {applied}"
         # From a second after the last drop: the voice is on time again, and still comes.
         after = waits(drops[-1] + 1, drops[-1] + 8)
         assert after is not None, f"no voice after the drop: {story}"
@@ -712,6 +771,7 @@ def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
                 "test": "issue-9-stale-voice",
                 "worst_wait_ms": round(worst_wait),
                 "dropped_after_fall_s": [round(t - turns_bad_at, 1) for t in drops],
+                "dropped_from": states,
                 "wait_after_drop_ms": round(after),
                 "worker_heard_samples_3s": heard,
                 "waits_ms": [w for w in per_second if w[0] > -2],
@@ -820,3 +880,23 @@ def test_where_the_far_side_sends_the_voice_only_a_learned_wait_is_dropped_soone
             assert len(drops) == 1, case  # once, and not again within 10 s
         else:
             assert not drops, case
+
+
+def test_a_wait_learned_beside_pictures_is_dropped_once_the_far_side_sends_the_voice_alone(
+    server: Server, browser: Browser
+) -> None:
+    # A drop of stale voice while the far side's stills still flow (on the bench's schedule,
+    # rural to worst, the client's stills until it went to audio), and NetEQ learns their
+    # jitter again: once the far side sends the voice alone, that wait goes too, without
+    # waiting out the 10 s between drops of a settled wait (but 3 s after the last drop, as
+    # any). While the far side keeps its stills, a settled wait is dropped once per 10 s.
+    cases = [[True, 270], [False, 400]]
+    found = side_by_side(server, browser, STALE_TURNED_JS, cases)
+    for (turns, _), drops in zip(cases, found, strict=True):
+        case = {"turns": turns, "drops_s": drops}
+        assert drops, case
+        if turns:
+            assert len(drops) == 2, case
+            assert 2.9 <= drops[1] - drops[0] < 5, case
+        else:
+            assert len(drops) == 1, case
