@@ -48,6 +48,37 @@ export function fingerprintOf(sdp) {
   return found ? found[1].trim() : null;
 }
 
+const SENDS = { sendrecv: [true, true], sendonly: [true, false], recvonly: [false, true] };
+const directionFrom = (send, recv) =>
+  send ? (recv ? 'sendrecv' : 'sendonly') : recv ? 'recvonly' : 'inactive';
+
+// The direction of the media section `mid` in `sdp` (undefined if there is none).
+export function directionIn(sdp, mid) {
+  const section = sdp
+    .split(/(?=^m=)/m)
+    .find((s) => s.startsWith('m=') && s.split('\r\n').includes(`a=mid:${mid}`));
+  return section && (section.match(/^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m) || [])[1];
+}
+
+// Whether the descriptions in place carry every transceiver's direction: our offer as it is
+// set, or our answer as set against what was offered (JSEP 5.3.1). Then a negotiationneeded
+// asks for nothing a round would bring.
+export function directionsInPlace(pc) {
+  const local = pc.currentLocalDescription;
+  const remote = pc.currentRemoteDescription;
+  if (!local || !remote || pc.signalingState !== 'stable') return false;
+  return pc.getTransceivers().every((t) => {
+    if (t.stopped || t.mid === null) return false;
+    const ours = directionIn(local.sdp, t.mid);
+    if (local.type === 'offer') return ours === t.direction;
+    const offered = directionIn(remote.sdp, t.mid);
+    if (!offered) return false;
+    const [send, recv] = SENDS[t.direction] || [false, false];
+    const [theySend, theyReceive] = SENDS[offered] || [false, false];
+    return ours === directionFrom(send && theyReceive, recv && theySend);
+  });
+}
+
 // The selected candidate pair of a connection: its candidate types and the media path.
 export async function selectedPair(pc) {
   const stats = await pc.getStats();
@@ -392,6 +423,7 @@ export class CallSession extends EventTarget {
       needsRestart: false,
       renegotiate: false,
       remoteRaw: null, // the remote description we applied last, unmarked (see remark)
+      iceRestart: false, // restartIce was called, and no offer made since (see makePc)
     });
     if (peer.offerer) {
       for (const kind of ['audio', 'video']) {
@@ -412,7 +444,16 @@ export class CallSession extends EventTarget {
       if (peer.pc !== pc || !candidate || !candidate.candidate) return;
       this.send('signal', { to: peer.id, candidate: candidate.toJSON() }).catch(() => {});
     });
-    pc.addEventListener('negotiationneeded', () => this.negotiate(peer, pc));
+    // Chrome asks for a round whenever a transceiver's direction changes, also for one we
+    // apply on our own side (remark, dropStaleVoice): checked once what is queued before it is
+    // done, and then only where the descriptions in place do not carry the directions yet
+    // (or an ICE restart waits for its offer).
+    pc.addEventListener('negotiationneeded', () => {
+      peer.chain = peer.chain.then(() => {
+        if (peer.pc !== pc) return;
+        if (peer.iceRestart || !directionsInPlace(pc)) this.negotiate(peer, pc);
+      });
+    });
     pc.addEventListener('connectionstatechange', () => this.onPcState(peer, pc));
     this.changed('peer', peer);
     return pc;
@@ -448,6 +489,7 @@ export class CallSession extends EventTarget {
       peer.makingOffer = true;
       peer.renegotiate = false; // this round applies what we mark now
       await pc.setLocalDescription();
+      peer.iceRestart = false;
       made = true;
     } catch (error) {
       console.warn('offer failed', error);
@@ -611,6 +653,7 @@ export class CallSession extends EventTarget {
     } catch (error) {
       console.warn('setConfiguration', error);
     }
+    peer.iceRestart = true; // until an offer is made (negotiate)
     pc.restartIce();
     clearTimeout(peer.restartTimer);
     peer.restartTimer = setTimeout(
@@ -698,16 +741,8 @@ export class CallSession extends EventTarget {
     return done.catch(() => false);
   }
 
-  // A new offer to every peer (the packet time, RED or the congestion control's cap changed):
-  // perfect negotiation settles a collision, and each side marks the description it applies.
-  // A peer still negotiating (or not yet connected) gets it once its round is done.
-  renegotiateAll() {
-    for (const peer of this.peers.values()) {
-      if (peer.pc) this.renegotiate(peer);
-    }
-  }
-
-  // Our marks on the descriptions we apply changed, and nothing else (QualityAgent.apply):
+  // Our marks on the descriptions we apply changed, or the direction of our video (quiet
+  // `audio` receives only, see QualityAgent.direction), and nothing else (QualityAgent.apply):
   // applied on the spot, with no round over the network, to every peer whose connection is
   // `stable`. The remote description we hold is applied again, marked anew: an offer (we
   // answered last) with our answer after it, or an answer (we offered last) after a new

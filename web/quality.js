@@ -110,16 +110,33 @@ const BWE_LINE =
 // jitter buffer then kept for half a minute (300-690 ms). Only our sending changes: what we
 // receive is governed by our own description.
 export function withoutProbes(sdp) {
+  return inSections(sdp, 'audio', (line) => (BWE_LINE.test(line) ? null : line));
+}
+
+// `sdp` with every line of its `kind` (audio, video) sections passed through `change`: the
+// line to write in its place, or null to leave it out.
+function inSections(sdp, kind, change) {
   return sdp
     .split(/(?=^m=)/m)
     .map((section) => {
-      if (!section.startsWith('m=audio')) return section;
+      if (!section.startsWith(`m=${kind}`)) return section;
       return section
         .split('\r\n')
-        .filter((line) => !BWE_LINE.test(line))
+        .map(change)
+        .filter((line) => line !== null)
         .join('\r\n');
     })
     .join('');
+}
+
+// An answer to our offer whose video section we now only receive (`recvonly`, our quiet
+// `audio`: see direction), as if the far side had answered that offer: what it sends stays,
+// and what it would receive from us goes (sendrecv to sendonly, recvonly to inactive). So
+// turning quiet, and back, needs no round over the network (see CallSession.remark): the
+// far side goes on as it was, and our video sender, inactive in `audio` anyway, is gone.
+export function withVideoReceivedOnly(sdp) {
+  const turned = { 'a=sendrecv': 'a=sendonly', 'a=recvonly': 'a=inactive' };
+  return inSections(sdp, 'video', (line) => turned[line] || line);
 }
 
 // The browser's congestion control starts from `startKbps` and, on the rungs without moving
@@ -701,19 +718,28 @@ export class QualityAgent {
     this.settle();
     // What the descriptions we apply are marked with (remoteDescription), from now on: an
     // answer on its way, or an offer, may come in before our senders are set. Where only the
-    // marks change they are applied on the spot, before anything else can be (remark); new
-    // directions need a round, once they are set below.
+    // marks change they are applied on the spot, before anything else can be (remark).
     const ptime = spec.ptime_ms === 60 ? 60 : 20;
     const red = Boolean(spec.red);
     const maxKbps = spec.max_kbps || 0;
     const quiet = this.direction('video') === 'recvonly'; // nothing but the voice: no probes on it
     const marked =
       ptime !== this.ptime || red !== this.red || maxKbps !== this.maxKbps || quiet !== this.quiet;
-    let turned = this.senders('video').some(
-      ({ transceiver }) => transceiver.direction !== this.direction('video'),
-    );
+    let turned = false;
+    for (const { transceiver } of this.senders('video')) {
+      if (transceiver.direction !== this.direction('video')) {
+        transceiver.direction = this.direction('video');
+        turned = true;
+      }
+    }
     Object.assign(this, { ptime, red, maxKbps, quiet });
-    if (marked && !turned) this.session.remarkAll();
+    // A new direction too is applied on the spot, on our side only: the far side need not
+    // know, and over a flooded link a round would cross it twice, some 5 kB each way (on the
+    // bench's schedule, rural to worst, the worker's page turning quiet 5 s after the fall sent
+    // an offer the client answered and then followed with an offer of its own for its cap,
+    // 20 kB of rounds into a 32 kbit/s uplink that was still draining). Queued before Chrome's
+    // negotiationneeded for it fires (see CallSession.makePc).
+    if (marked || turned) this.session.remarkAll();
     const video = spec.video_kbps || 0;
     for (const { peer, sender } of this.senders('audio')) {
       const maxBitrate = Math.round((spec.audio_kbps || 32) * 1000);
@@ -721,11 +747,7 @@ export class QualityAgent {
     }
     if (mode === 'stills') await this.startStills(spec.still_every_s || 3);
     else this.stopStills();
-    for (const { peer, sender, transceiver } of this.senders('video')) {
-      if (transceiver.direction !== this.direction('video')) {
-        transceiver.direction = this.direction('video'); // negotiated below
-        turned = true;
-      }
+    for (const { peer, sender } of this.senders('video')) {
       if (mode === 'audio' || peer.paused) {
         await this.setEncoding(sender, { active: false });
         continue;
@@ -747,7 +769,6 @@ export class QualityAgent {
       if (mode !== 'stills') encoding.maxFramerate = spec.fps || 15;
       await this.setEncoding(sender, encoding);
     }
-    if (turned) this.session.renegotiateAll();
     if (previous !== mode) this.session.changed('mode', { mode, probe: this.probe });
   }
 
@@ -872,6 +893,8 @@ export class QualityAgent {
     // Not before the service has set our first mode: the call's start is negotiated free for
     // the browser's start-up probes (see direction).
     if (!this.enabled || !this.maxKbps || !this.placed) return false;
+    // Quiet (`audio` has stood): nothing we send can carry padding, capped or not.
+    if (this.quiet) return false;
     const theirs = this.modes.get(peer.id);
     const their = theirs ? rung(theirs.mode) : -1;
     const theyCapped = their >= 0 && their <= rung('stills');
@@ -889,6 +912,7 @@ export class QualityAgent {
     let sdp = withBitrates(withRed(description.sdp, this.red), START_KBPS, this.maxKbps);
     if (this.ptime !== 20) sdp = withPtime(sdp, this.ptime);
     if (this.quiet) sdp = withoutProbes(sdp);
+    if (this.quiet && description.type === 'answer') sdp = withVideoReceivedOnly(sdp);
     return { type: description.type, sdp };
   }
 
