@@ -737,7 +737,7 @@ export class QualityAgent {
     // know, and over a flooded link a round would cross it twice, some 5 kB each way (on the
     // bench's schedule, rural to worst, the worker's page turning quiet 5 s after the fall sent
     // an offer the client answered and then followed with an offer of its own for its cap,
-    // 20 kB of rounds into a 32 kbit/s uplink that was still draining). Queued before Chrome's
+    // 10 kB of it into a 32 kbit/s uplink that was still draining). Queued before Chrome's
     // negotiationneeded for it fires (see CallSession.makePc).
     if (marked || turned) this.session.remarkAll();
     const video = spec.video_kbps || 0;
