@@ -747,6 +747,80 @@ def test_the_far_sides_voice_gone_during_a_probe_ends_it_and_leaves_the_voice_on
     assert_ladder_rules(quality, log)
 
 
+def test_a_link_probing_when_the_far_voice_goes_steps_down_with_the_far_side_at_once() -> None:
+    # Both links in low; the client's link probes into sd at HOLD_S. 2 s later the client's
+    # access network falls: the worker's next report hears 60 % of the client's voice gone,
+    # while the worker's round trip has not risen yet (its checks go every few seconds). The
+    # worker's link goes to the voice only (far_voice) and, at that same report, so does the
+    # client's: the trouble the worker's link shows is the path's, though that link's own step
+    # clears it before the client's link is judged. Measured on the bench's schedule (E-1):
+    # the client's probe was only rolled back at the worker's step, and the client reached
+    # audio 1.5 s later, by way of low, sending 70 kbit/s into 32 meanwhile.
+    fall = HOLD_S + 2.0
+    trace: Trace = []
+    for at in [x * 0.5 for x in range(2, 80)]:
+        down = at >= fall
+        if at % 1.5 == 0:
+            heard = Received(CLIENT, 2 if down else 10, 0.0, 0.2 if down else 0.0,
+                             0.6 if down else 0.0)  # fmt: skip
+            trace.append((at, Report(WORKER, 1.5, 150, 300, received=heard)))
+        if at % 1.0 == 0 and not down:
+            trace.append((at + 0.2, Report(CLIENT, 1.0, 150, 300, received=Received(WORKER, 10))))
+    quality, log = play(started(Mode.LOW, both=True), trace, 40)
+
+    assert of(log, Probe, CLIENT)[0] == (HOLD_S, Probe(CLIENT, Mode.SD))
+    first = next(at for at, e in trace if at >= fall and isinstance(e, Report))
+    assert (first, SetMode(WORKER, Mode.AUDIO, Reason.FAR_VOICE)) in log
+    client = [(at, c) for at, c in of(log, SetMode, CLIENT) if at >= fall]
+    assert client[:2] == [
+        (first, SetMode(CLIENT, Mode.LOW, Reason.PROBE_FAILED)),
+        (first, SetMode(CLIENT, Mode.AUDIO, Reason.AUDIO_FIRST)),
+    ]
+    assert_ladder_rules(quality, log)
+
+
+@pytest.mark.parametrize(
+    ("missing", "rtt", "steps"),
+    [
+        ([0.55], 500, False),  # one report: a burst of the link's own loss
+        ([0.55, 0.3], 500, False),  # and the next breaks up no more than edge's loss does
+        ([0.3, 0.55], 500, True),  # a quarter missing the report before: the link has failed
+        ([0.55, 0.55], 500, True),
+        ([0.55], 900, True),  # a round trip with a queue: the path has fallen
+    ],
+)
+def test_the_voice_gone_in_one_report_beside_stills_waits_for_more_than_a_burst(
+    missing: list[float], rtt: float, steps: bool
+) -> None:
+    # Both links in stills on an edge-class link (round trip 500 ms, an estimate of 60 kbit/s:
+    # no room for low); the worker's reports, every 1.5 s, hear the client's voice; from 30 s
+    # on, ``missing`` of it for a report each, then all of it again. Beside a still every few
+    # seconds, more than half the voice missing in one report with a flat round trip is a
+    # burst of the link's own loss: neither link leaves its stills (measured on the
+    # emulator's edge profile: one such report took both to audio, and the pictures stayed
+    # away for 58 s). Two reports of it, or a queue on the path, are a failing link: the
+    # voice only, at once.
+    bad = {30.0 + 1.5 * i: share for i, share in enumerate(missing)}
+    trace: Trace = []
+    for at in [x * 1.5 for x in range(1, 40)]:
+        share = bad.get(at, 0.0)
+        heard = Received(CLIENT, 0, 0.0, min(share, 0.3), share)
+        slow = rtt if at == 30.0 else 500
+        trace.append((at, Report(WORKER, 1.5, 60, slow, 0.0, 40, received=heard)))
+        received = Received(WORKER, 0)
+        trace.append((at + 0.2, Report(CLIENT, 1.5, 60, 500, 0.0, 40, received=received)))
+    quality, log = play(started(Mode.STILLS, both=True), trace, 60)
+
+    downs = [(at, c.sender, c.mode) for at, c in of(log, SetMode) if c.mode is Mode.AUDIO]
+    if steps:
+        last = max(bad)
+        assert (last, CLIENT, Mode.AUDIO) in downs
+        assert (last, WORKER, Mode.AUDIO) in downs
+    else:
+        assert downs == []
+    assert_ladder_rules(quality, log)
+
+
 def test_a_page_that_went_to_audio_on_its_own_is_taken_from_there() -> None:
     # The client's page fell back to audio by itself (its signaling queued or hung) while the
     # controller had it in sd: the link is committed to audio, so pictures come back through
