@@ -30,6 +30,7 @@ from beeldbel.quality.model import (
     OUTAGE_AFTER_S,
     PHONE_AFTER_S,
     PROBE_AFTERMATH_S,
+    PROBE_BACKOFF_MAX_S,
     PROBE_CLIMB,
     PROBE_MAX_S,
     PROBE_S,
@@ -962,7 +963,9 @@ def test_recovery_is_slow_one_probed_rung_at_a_time() -> None:
 def test_a_probe_that_raises_the_round_trip_is_rolled_back_and_backs_off() -> None:
     # From 15 s the probe runs; from 16 s the round trip climbs by 150 ms and stays there:
     # the link has no room (a rise short of a standing queue, see the long round trips below).
-    trace = reports(CLIENT, 0, 60, available=330, rtt=lambda t: 300 if t <= 15 else 450)
+    # The estimate is within reach of hd's need (over SEVERE_FRACTION of it): one far below it
+    # keeps the next probe back longer (test_a_probe_as_hopeless_as_the_last_waits).
+    trace = reports(CLIENT, 0, 60, available=450, rtt=lambda t: 300 if t <= 15 else 450)
     quality, log = play(started(), trace, 60)
 
     assert of(log, Probe, CLIENT)[0] == (15, Probe(CLIENT, Mode.HD))
@@ -1132,6 +1135,36 @@ def test_hopeless_probes_above_a_rung_reached_by_a_probe_keep_backing_off() -> N
     assert gaps == sorted(gaps), gaps
     assert gaps[-1] >= PROBE_S + 60, gaps
     assert len(starts) <= 7, starts  # 15, 30, 60, 120, 120, ... s apart over ten minutes
+
+
+@pytest.mark.parametrize("rises_at", [None, 60.0])
+def test_a_probe_as_hopeless_as_the_last_waits(rises_at: float | None) -> None:
+    # sd on rural's uplink: the estimate shows 130 kbit/s, and a probe into hd (672) at 15 s
+    # peaks there, far below the need. The next probe into hd waits PROBE_BACKOFF_MAX_S, not
+    # the 15 s of the backoff (measured on the bench's rural: probes into hd at 40, 63, 97 and
+    # 162 s, each leaving the far side's jitter buffer over 200 ms for 3-13 s), unless the
+    # estimate climbs above the hopeless probe's peak: then the backoff alone holds it back.
+    def available(t: float) -> float:
+        return 600.0 if rises_at is not None and t >= rises_at else 130.0
+
+    quality, log = play(started(Mode.SD), reports(CLIENT, 0, 300, available=available), 300)
+
+    starts = [at for at, c in of(log, Probe, CLIENT) if c.mode is Mode.HD]
+    failed = next(at for at, c in of(log, SetMode, CLIENT) if c.reason is Reason.PROBE_FAILED)
+    assert starts[0] == HOLD_S
+    assert failed == HOLD_S + PROBE_S
+    if rises_at is None:
+        assert starts[1] >= failed + PROBE_BACKOFF_MAX_S, starts
+    else:
+        assert starts[1] == rises_at, starts
+    assert_ladder_rules(quality, log)
+
+    # An outage (often a new network) forgets it.
+    trace = [*reports(CLIENT, 0, 30, available=130), *reports(CLIENT, 40, 60, available=130)]
+    quality, _ = play(started(Mode.SD), trace, 60)
+    assert quality.link(CLIENT).hopeless is None
+    quality, _ = play(started(Mode.SD), reports(CLIENT, 0, 60, available=130), 60)
+    assert quality.link(CLIENT).hopeless is not None
 
 
 # --- a steady link on a mode boundary -------------------------------------------------------

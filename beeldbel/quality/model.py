@@ -63,7 +63,10 @@ The rules, with the constants that carry them:
   :data:`PROBE_S` + :data:`PROBE_WAIT_S` is a failure too. Failed probes back off
   (:data:`PROBE_BACKOFF_S`, doubling up to :data:`PROBE_BACKOFF_MAX_S`); the count
   starts again once a rung reached by a probe has held :data:`SETTLED_S`, but not for a
-  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need. In a
+  probe whose estimate never reached :data:`SEVERE_FRACTION` of the new rung's need (nor
+  for one that ended before a report of its own). Such a hopeless probe is not tried again
+  for :data:`PROBE_BACKOFF_MAX_S` unless the estimate climbs above its peak (by
+  :data:`PROBE_CLIMB`) or an outage comes between (:func:`_hopeless_again`). In a
   1:1 call neither link probes while the other shows trouble: both cross the same access
   networks.
 * **At most one change per** :data:`HOLD_S` on a steady link: only a severe or urgent
@@ -570,6 +573,15 @@ class Trial:
 
 
 @dataclass(frozen=True, slots=True)
+class Hopeless:
+    """A probe into ``mode`` whose estimate peaked at ``peak_kbps``, far below its need."""
+
+    mode: Mode
+    peak_kbps: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One report's number: taken in ``at``, covering the ``interval_s`` before it."""
 
@@ -632,6 +644,7 @@ class Link:
     far_voice: Sample | None = None  # ...and the share of its voice this sender's page concealed
     far_voice_confirmed: bool = False  # ...of which more than a burst could explain
     gone_before: Sample | None = None  # the report before ``received``: the share gone
+    hopeless: Hopeless | None = None  # the last probe that never came near its rung's need
 
     @property
     def trouble_since(self) -> float | None:
@@ -1279,11 +1292,13 @@ def _end_trial(
     # it): that link has no room for the rung, however long the one below has held. Measured
     # on the emulator's rural link: sd held, and a probe into hd (672 kbit/s on a 128 kbit/s
     # uplink, the estimate at 100-200) every 15-20 s, each a queue ahead of the voice.
+    # Nor after a probe that ended before a report of its own: it showed nothing of the rung.
     last = link.history[-1] if link.history else None
     peak = trial.available_peak
     hopeless = peak is not None and peak < SEVERE_FRACTION * SPECS[trial.mode].need_kbps
     held = (
         not hopeless
+        and peak is not None
         and last is not None
         and last.reason is Reason.PROBE_OK
         and now - last.at >= SETTLED_S
@@ -1306,6 +1321,7 @@ def _end_trial(
         estimate_ignored_until=now + PROBE_AFTERMATH_S if congested else 0.0,
         send_trouble=None,
         recv_trouble=None,
+        hopeless=Hopeless(trial.mode, peak, now) if hopeless and peak else link.hopeless,
     )
 
 
@@ -1325,7 +1341,25 @@ def _may_probe(link: Link, now: float) -> bool:
         and now - link.clean_since >= CLEAN_BEFORE_PROBE_S
         and _assess(link, now)[0] == 0
         and not _slow(link, now)
+        and not _hopeless_again(link, up, now)
     )
+
+
+def _hopeless_again(link: Link, up: Mode, now: float) -> bool:
+    """A probe into ``up`` would be as hopeless as the last one: its estimate then peaked far
+    below the rung's need, and the estimate now is no higher (by :data:`PROBE_CLIMB`).
+
+    For :data:`PROBE_BACKOFF_MAX_S` after it, or until an outage (a new network, often). The
+    backoff alone tries again 15, 30 and 60 s later: measured on the emulator's rural link,
+    probes into hd (672 kbit/s on a 128 kbit/s uplink, the estimate peaking at 150-360) at 40,
+    63, 97 and 162 s, each leaving the far side's jitter buffer over 200 ms for 3-13 s.
+    """
+    hopeless = link.hopeless
+    if hopeless is None or hopeless.mode is not up or now - hopeless.at >= PROBE_BACKOFF_MAX_S:
+        return False
+    report = _fresh_report(link, now)
+    available = report.available_kbps if report is not None else None
+    return available is None or available < hopeless.peak_kbps * PROBE_CLIMB
 
 
 def _calm(link: Link) -> bool:
@@ -1435,7 +1469,7 @@ def _outage(link: Link, now: float, commands: list[Command]) -> Link:
     if link.condition is not Condition.OUTAGE:
         commands.append(Hint(link.sender, Reason.OUTAGE))
         link = replace(link, condition=Condition.OUTAGE, send_trouble=None, recv_trouble=None)
-        link = replace(link, clean_since=None)
+        link = replace(link, clean_since=None, hopeless=None)
     if link.pin is None and link.applied is not Mode.AUDIO:
         if link.trial is not None:
             link = replace(link, probes_failed=link.probes_failed + 1)
