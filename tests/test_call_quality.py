@@ -83,8 +83,11 @@ async def test_a_weak_client_link_steps_down_both_sides_hear_why_and_the_outcome
         "quality", {"id": "q", "pin": {"participant_id": client_id, "mode": "hd"}}
     )
     assert refused["ok"] is False
-    bad = await client.send("stats", {"id": "x", "i": 1.0, "loss": 3})
-    assert (bad["ok"], bad["error"]["code"]) == (False, "invalid_input")
+    for wrong in ({"loss": 3}, {"n": 0}, {"n": "soon"}, {"n": 600}):
+        bad = await client.send("stats", {"id": "x", "i": 1.0, **wrong})
+        assert (bad["ok"], bad["error"]["code"]) == (False, "invalid_input"), wrong
+    paced = await client.send("stats", {"id": "n", **GOOD, "n": 4.0})  # the next one in 4 s
+    assert paced["ok"] is True
 
     assert (await worker.send("end", {"id": "e"}))["ok"] is True
     await worker.wait_for("call", lambda c: c["phase"] == "ended")

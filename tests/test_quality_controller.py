@@ -855,6 +855,39 @@ def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:
     assert FIRST_REPORT_GRACE_S < at <= FIRST_REPORT_GRACE_S + 1
 
 
+@pytest.mark.parametrize("announced", [None, 4.0])
+def test_a_page_that_announces_a_slower_pace_is_not_an_outage_when_it_keeps_it(
+    announced: float | None,
+) -> None:
+    # A page reports every 0.5 s until its round trip is known, then every 4 s on a weak link.
+    # Its last quick report says so (``next_s``); the next comes 6 s later (4 s, and a
+    # retransmission on a lossy link): no outage. Unannounced, 5 s of silence after quick
+    # reports is one (measured on the emulator's edge profile: the client's link went to
+    # audio 5.2 s after its last quick report, a 15.5 s picture gap).
+    trace: Trace = [
+        (at / 2, Report(CLIENT, 0.5, 60, 500, next_s=announced if at == 9 else 0.5))
+        for at in range(1, 10)
+    ]
+    trace += reports(CLIENT, 6.5, 40.0, every=4.0, available=60, rtt=500)  # from 10.5 s
+    quality, log = play(started(Mode.STILLS), trace, 40)
+    outages = [at for at, c in of(log, SetMode, CLIENT) if c.reason is Reason.OUTAGE]
+    if announced is None:
+        assert outages, outages
+        assert 9.5 < outages[0] <= 10.0, outages
+    else:
+        assert outages == [], outages
+        assert of(log, Hint, CLIENT) == []
+    assert_ladder_rules(quality, log)
+
+    # The announced pace goes with the next report that says otherwise.
+    quality, _ = play(started(Mode.STILLS), [(1.0, Report(CLIENT, 1.0, next_s=4.0))], 1)
+    assert quality.link(CLIENT).interval_s == 4.0
+    quality, _ = step(quality, Report(CLIENT, 1.0), 2.0)
+    assert quality.link(CLIENT).interval_s == 1.0
+    with pytest.raises(InvalidInput):
+        Report(CLIENT, 1.0, next_s=0.0)
+
+
 def test_video_the_far_side_does_not_decode_steps_down_after_it_lasts() -> None:
     worker = [
         (at, Report(WORKER, 1.0, 2000, 60, received=Received(CLIENT, 15 if at < 30 else 3)))

@@ -138,6 +138,7 @@ class Stats(_Message):
     gone: Share = 0.0  # ...and of it not arriving at all (silent concealment too)
     m: ModeName | None = None
     fb: StrictBool = False
+    n: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)] | None = None  # next report, s
 
 
 class PinIn(BaseModel):

@@ -145,6 +145,7 @@ class QualityDesk:
             jitter_ms=stats.jit,
             frames_sent=stats.fs,
             received=received,
+            next_s=stats.n,
         )
         return emits + self._step(call, desk, report)
 

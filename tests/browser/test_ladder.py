@@ -477,6 +477,7 @@ STILLS_AGENT_JS = """
         ]),
     };
     const sent = [];
+    const paces = []; // [seconds, the pace the report announced (n)]
     const reports = [];
     const drops = [];
     const t0 = performance.now();
@@ -485,6 +486,7 @@ STILLS_AGENT_JS = """
       peers: new Map([['far', { id: 'far', pc }]]),
       send: async (kind, report) => {
         sent.push([(performance.now() - t0) / 1000, report.rtt]);
+        paces.push([(performance.now() - t0) / 1000, report.n]);
         reports.push(report);
         await sleep(ackMs);
         return { ok: true };
@@ -500,7 +502,7 @@ STILLS_AGENT_JS = """
     agent.mode = mode;
     agent.measured = true;
     agent.start();
-    return { agent, sent, reports, t0, drops };
+    return { agent, sent, paces, reports, t0, drops };
   };
 """
 
@@ -531,12 +533,13 @@ async ([ackMs, rttMs]) => {
 """
     + STILLS_AGENT_JS
     + """
-  // When each report went out (seconds): the first, and those of the 6.5 s after it.
-  const { agent, sent } = stillsAgent({ rtt: rttMs / 1000, answers: 10 }, ackMs);
+  // When each report went out (seconds), and the pace it announced: the first, and those of
+  // the 6.5 s after it.
+  const { agent, sent, paces } = stillsAgent({ rtt: rttMs / 1000, answers: 10 }, ackMs);
   while (sent.length < 1) await sleep(50);
   await sleep(6500);
   agent.stop();
-  return sent.map(([at]) => at);
+  return paces;
 }
 """
 )
@@ -649,22 +652,29 @@ def test_a_page_whose_own_link_is_clear_reports_often_though_the_media_path_is_w
 ) -> None:
     # Reports go every 4 s on a weak link, because they share it. A page in `stills` whose
     # own link to the service answers its reports at once (within 200 ms and half the
-    # media's round trip) is not on the weak link: it reports every 1.5 s.
+    # media's round trip) is not on the weak link: it reports every 1.5 s. Each report says
+    # when the next comes (`n`, s), and the next comes no later: the server takes silence
+    # for an outage by that pace.
     cases = [  # (the service answers after ms, the media's round trip ms, clear)
         (20, 900, True),  # the worker's page: the far side's link is the weak one
         (450, 900, False),  # the client's page: answers take its own link's round trip
         (90, 150, False),  # a short path, and our own part of it is most of it
     ]
     found = side_by_side(server, browser, REPORT_PACE_JS, [[a, r] for a, r, _ in cases])
-    for (ack_ms, rtt_ms, clear), sent in zip(cases, found, strict=True):
+    for (ack_ms, rtt_ms, clear), paces in zip(cases, found, strict=True):
+        sent = [at for at, _ in paces]
         gaps = [round(b - a, 2) for a, b in itertools.pairwise(sent)]
-        case = {"ack_ms": ack_ms, "rtt_ms": rtt_ms, "sent_s": sent}
+        case = {"ack_ms": ack_ms, "rtt_ms": rtt_ms, "sent_s": paces}
         if clear:
             assert len(sent) >= 4, case
             assert max(gaps) < 2.1, case
+            assert paces[-1][1] == 1.5, case
         else:
             assert len(sent) <= 2, case
             assert min(gaps, default=4.0) >= 3.9, case
+            assert all(n == 4 for _, n in paces), case
+        for gap, (_, n) in zip(gaps, paces, strict=False):
+            assert gap <= n + 0.25, case
 
 
 def test_a_round_trip_a_second_longer_is_reported_at_once(server: Server, browser: Browser) -> None:
