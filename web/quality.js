@@ -418,9 +418,10 @@ export class QualityAgent {
     this.weak = (report.rtt || 0) > 600 || report.loss > 0.1;
     if (report.rtt !== undefined) this.measured = true;
     const sentAt = performance.now();
-    // When the next one comes (s): the server takes silence for an outage by our pace, and
-    // the first report after the round trip is known goes from every 0.5 s to every 4 s.
-    report.n = this.pace(sentAt) / 1000;
+    // When the next one goes at the latest (s: our pace, checked every beat): the server takes
+    // silence for an outage by it, and the first report after the round trip is known goes
+    // from every 0.5 s to every 4 s.
+    report.n = (this.pace(sentAt) + CHECK_MS) / 1000;
     if (this.unackedSince === null) this.unackedSince = sentAt;
     try {
       const ack = await this.session.send('stats', report);
