@@ -327,6 +327,30 @@ def test_a_queue_as_long_as_a_2g_round_trip_costs_a_rung_at_a_time(every: float)
     assert_ladder_rules(quality, log)
 
 
+@pytest.mark.parametrize("every", [1.5, 4.0])
+def test_stills_a_probe_has_only_just_reached_do_not_wait_out_a_queue(every: float) -> None:
+    # audio on a 300 ms link with room for stills: the first probe into stills commits. From
+    # that moment the round trip stands at 800 ms (the link fell as the probe ended, as on the
+    # bench's schedule, rural to worst). Stills that held wait SLOW_CONFIRM_S for such a queue
+    # (above); stills a probe has only just reached go back to the voice alone once it has
+    # lasted SUSTAIN_S.
+    calm = reports(CLIENT, 0, 120, every=every, available=60, rtt=300)
+    _, log = play(started(Mode.AUDIO), calm, 120)
+    committed = next(at for at, c in moves(log, CLIENT) if c.reason is Reason.PROBE_OK)
+    assert moves(log, CLIENT)[0][1].mode is Mode.STILLS
+
+    slow = lambda t: 800 if t > committed else 300  # noqa: E731
+    trace = reports(CLIENT, 0, 120, every=every, available=60, rtt=slow)
+    quality, log = play(started(Mode.AUDIO), trace, 120)
+
+    after = [(at, c) for at, c in moves(log, CLIENT) if at > committed]
+    assert after, "stills stayed on a queue they had only just come to"
+    at, command = after[0]
+    assert command == SetMode(CLIENT, Mode.AUDIO, Reason.CONGESTION)
+    assert at - committed <= SUSTAIN_S + every
+    assert_ladder_rules(quality, log)
+
+
 @pytest.mark.parametrize("start", [Mode.SD, Mode.LOW, Mode.STILLS])
 @pytest.mark.parametrize("every", [1.5, 4.0])
 def test_seconds_of_queue_leave_the_voice_only_at_once(every: float, start: Mode) -> None:
