@@ -527,6 +527,27 @@ async (risesTo) => {
 )
 
 
+COLLAPSE_REPORT_JS = (
+    """
+async (share) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // In `stills` on its own weak link (answers take 400 ms) it reports every 4 s; half a
+  // second after its first report, `share` of the far side's voice goes missing.
+  const voice = { concealed: 0 };
+  const { agent, sent } = stillsAgent({ rtt: 0.3, answers: 10 }, 400, 'stills', voice);
+  while (sent.length < 1) await sleep(100);
+  await sleep(500);
+  voice.concealed = share;
+  while (sent.length < 2) await sleep(100);
+  agent.stop();
+  return sent;
+}
+"""
+)
+
+
 REPORT_PACE_JS = (
     """
 async ([ackMs, rttMs]) => {
@@ -688,6 +709,21 @@ def test_a_round_trip_a_second_longer_is_reported_at_once(server: Server, browse
         assert first_rtt == 300, case
         assert then_rtt == rises_to, case
         if rises_to - first_rtt >= 1000:
+            assert 1.4 <= then_at - first_at < 3.0, case
+        else:
+            assert then_at - first_at >= 3.9, case
+
+
+def test_the_far_voice_collapsing_is_reported_at_once(server: Server, browser: Browser) -> None:
+    # On a weak link (stills) a page reports every 4 s; a quarter or more of the far side's
+    # voice missing since the last check (once a second) goes out at once (1.5 s after the
+    # last report at the soonest): the server steps the far side's link down on it. A tenth
+    # missing (a lossy link's bursts) waits for the pace.
+    cases = [0.4, 0.1]
+    found = side_by_side(server, browser, COLLAPSE_REPORT_JS, cases)
+    for share, ((first_at, _), (then_at, _)) in zip(cases, found, strict=True):
+        case = {"share": share, "sent": [first_at, then_at]}
+        if share >= 0.25:
             assert 1.4 <= then_at - first_at < 3.0, case
         else:
             assert then_at - first_at >= 3.9, case
