@@ -738,13 +738,59 @@ def test_the_far_sides_voice_gone_leaves_this_link_the_voice_only_without_blamin
     assert (first, SetMode(CLIENT, Mode.AUDIO, Reason.AUDIO_FIRST)) in moves(log, CLIENT)
     assert_ladder_rules(quality, log)
 
-    # The voice breaking up (under MEDIA_GONE missing) is the far side's link's own step, not
-    # this link's; and in a case meeting the links do not share one path.
+    # A quarter of it missing (under MEDIA_GONE) beside the client's moving video: the client's
+    # access network has fallen, and the worker's video goes through it too; but only to
+    # stills, as the client's own link does (see the test below). Less than a quarter is the
+    # client's link's own business; and in a case meeting the links do not share one path.
     _, log = play(started(both=True), call(missing=0.3), 60)
+    assert [(at, c) for at, c in moves(log, WORKER) if at >= 30][:1] == [
+        (first, SetMode(WORKER, Mode.STILLS, Reason.FAR_VOICE))
+    ]
+    _, log = play(started(both=True), call(missing=0.2), 60)
     assert [c for _, c in moves(log, WORKER) if c.reason is Reason.FAR_VOICE] == []
     group = new_quality([CLIENT, WORKER, "guest"], 0.0, start=Mode.SD)
     _, log = play(group, call(missing=0.8, meeting=True), 60)
     assert [c for _, c in moves(log, WORKER) if c.reason is Reason.FAR_VOICE] == []
+
+
+@pytest.mark.parametrize("probing", [False, True])
+def test_a_quarter_of_the_far_voice_missing_beside_its_video_takes_this_video_to_stills(
+    probing: bool,
+) -> None:
+    # Both links in sd on a rural-like path (300 ms), the worker's capped there. From some
+    # moment the worker's reports miss 40 % of the client's voice, the round trip not risen
+    # yet (the bench's schedule, rural to worst: the worker's report 1.5 s after the fall).
+    # The client's link steps to stills (its voice collapsed beside its video), and so does
+    # the worker's, at the same report: its video crosses the client's fallen access network
+    # too. Not while the client's link probes: a probe collapsing its own voice is rolled
+    # back, and the worker's link has nothing to do with it.
+    def call(fall: float) -> Trace:
+        trace: Trace = []
+        for at in [x * 1.5 for x in range(1, 40)]:
+            gone = fall <= at < fall + 2
+            heard = Received(CLIENT, 3 if gone else 12, 0.0, 0.3 if gone else 0.0,
+                             0.4 if gone else 0.0)  # fmt: skip
+            trace.append((at, Report(WORKER, 1.5, 400, 300, received=heard)))
+            trace.append((at + 0.2, Report(CLIENT, 1.5, 400, 300, received=Received(WORKER, 15))))
+        return trace
+
+    def begin() -> Quality:
+        return started(Mode.SD, both=True, **{WORKER: Mode.SD})
+
+    _, calm = play(begin(), call(fall=1000), 60)
+    probe_at = of(calm, Probe, CLIENT)[0][0]
+    assert of(calm, Probe, WORKER) == []
+    fall = probe_at + 1.0 if probing else probe_at - 3.0  # in the probe, or before it
+    quality, log = play(begin(), call(fall), 60)
+    first = next(at for at, e in call(fall) if at >= fall and e.sender == WORKER)
+    worker = [(at, c) for at, c in moves(log, WORKER) if at >= fall]
+    if probing:
+        assert [c for _, c in worker if c.reason is Reason.FAR_VOICE] == []
+    else:
+        assert worker[:1] == [(first, SetMode(WORKER, Mode.STILLS, Reason.FAR_VOICE))]
+        client = [(at, c) for at, c in moves(log, CLIENT) if at >= fall]
+        assert client[:1] == [(first, SetMode(CLIENT, Mode.STILLS, Reason.AUDIO_FIRST))]
+    assert_ladder_rules(quality, log)
 
 
 def test_the_far_sides_voice_gone_during_a_probe_ends_it_and_leaves_the_voice_only() -> None:

@@ -115,7 +115,10 @@ The rules, with the constants that carry them:
   far side sends a still now and then or the voice alone, only once more than a burst shows
   it: see :func:`_media_gone`; the same holds for a link's own voice going missing). The far
   side's own reports cross that failing link and come late; this sender's come over its
-  own. Nor is it set aside after this link's failed probe, which did not cause it.
+  own. Nor is it set aside after this link's failed probe, which did not cause it. A
+  quarter of it missing (:data:`AUDIO_COLLAPSED`) beside the far side's moving video, and
+  no probe of the far side's to explain it, takes this link's moving video to ``stills``
+  with the far side's (:func:`_far_voice_fell`).
   Measured on the bench's schedule (rural to worst, the client's signaling on the
   emulated link too): the worker heard 0-20 % of the client's voice 1-2 s after the fall,
   and its video (sd, 100 kbit/s into the client's 64) went on for 5 s more, until a round
@@ -649,6 +652,7 @@ class Link:
     path: Sample | None = None  # the latest round trip the other side of a 1:1 call reported
     far_voice: Sample | None = None  # ...and the share of its voice this sender's page concealed
     far_voice_confirmed: bool = False  # ...of which more than a burst could explain
+    far_voice_fell: bool = False  # ...beside the far side's moving video, outside its probes
     gone_before: Sample | None = None  # the report before ``received``: the share gone
     hopeless: Hopeless | None = None  # the last probe that never came near its rung's need
 
@@ -889,7 +893,11 @@ def _hear_far_voice(quality: Quality, report: Report, now: float) -> Link:
     # beside a still now and then, or the voice alone, one report of it may be a burst of
     # the link's own loss, and the report before must show it too (see _media_gone).
     confirmed = SPECS[far.applied].moving_video or _collapsed_before(link.far_voice, gone)
-    return replace(link, far_voice=gone, far_voice_confirmed=confirmed)
+    # A quarter of it missing beside the far side's moving video, with no probe of the far
+    # side's to explain it: the far side's access network has fallen, and it carries this
+    # link's media too (see _far_voice_fell).
+    fell = SPECS[far.applied].moving_video and far.trial is None and now >= far.ignore_until
+    return replace(link, far_voice=gone, far_voice_confirmed=confirmed, far_voice_fell=fell)
 
 
 def _collapsed_before(before: Sample | None, latest: Sample) -> bool:
@@ -1104,6 +1112,10 @@ def _assess(
     # Not set aside after a failed probe (ignore_until): this link's probe did not do that.
     if sending and mode is not Mode.AUDIO and _far_voice_gone(link, now, min(after, link.since)):
         worse(SEVERE, Mode.AUDIO, Reason.FAR_VOICE)
+    elif (
+        sending and SPECS[mode].moving_video and _far_voice_fell(link, now, min(after, link.since))
+    ):
+        worse(SEVERE, Mode.STILLS, Reason.FAR_VOICE)
     received = _fresh_received(link, now)
     fresh = link.received_at is not None and link.received_at > after
     if receiving and received is not None and fresh:
@@ -1164,6 +1176,23 @@ def _far_voice_gone(link: Link, now: float, after: float) -> bool:
     if far is None or far.at <= after or now - far.at > _late_after(far.interval_s):
         return False
     return _media_gone(link, now, far.value, link.far_voice_confirmed)
+
+
+def _far_voice_fell(link: Link, now: float, after: float) -> bool:
+    """This link's sender, in a 1:1 call, misses :data:`AUDIO_COLLAPSED` of the far side's
+    voice beside the far side's moving video, and no probe of the far side's explains it.
+
+    The far side's link steps to stills on that (its own voice collapsed); this link, sending
+    moving video through the same fallen access network, steps with it, to stills at most.
+    Measured on the bench's schedule, rural to worst: the worker's report 1.5 s after the fall
+    missed 40 % of the client's voice, and the client's link stepped to stills on it; the
+    worker's sd (95 kbit/s into the client's 64) went on, and held the client's new mode in
+    its queue for 1.7 s, until the next report missed more than half and took both to audio.
+    """
+    far = link.far_voice
+    if far is None or far.at <= after or now - far.at > _late_after(far.interval_s):
+        return False
+    return link.far_voice_fell and far.value >= AUDIO_COLLAPSED
 
 
 def _media_gone(link: Link, now: float, gone: float, confirmed: bool) -> bool:
