@@ -12,6 +12,7 @@ import pytest
 
 from beeldbel.api.calls import HUB
 from beeldbel.clock import FixedClock
+from beeldbel.quality.model import SPECS, Mode
 from beeldbel.settings import Settings
 from tests.clients_support import World, make_world
 from tests.test_call_signaling import in_call, pid
@@ -159,6 +160,30 @@ async def test_the_worker_hearing_none_of_the_client_takes_its_own_picture_off_t
     assert all(h["about"] != worker_id for h in worker.heard["hint"])
     bad = await worker.send("stats", {"id": "b", **GOOD, "gone": 1.5})
     assert (bad["ok"], bad["error"]["code"]) == (False, "invalid_input")
+
+
+async def test_a_page_that_went_to_stills_by_itself_is_committed_to_stills_and_no_higher(
+    world: World, peers: Any
+) -> None:
+    # A page hears a quarter of the far voice go missing beside its own moving video and goes
+    # to stills by itself (web/quality.js watchPlayout), with the spec the welcome gave it.
+    appointment, worker, client = await in_call(world, peers)
+    client_id = pid(appointment, "client")
+    start = client.heard["welcome"][0]["start_mode"]
+    assert set(start["fallback"]) == {"stills", "audio"}
+    assert start["fallback"]["stills"]["still_every_s"] == SPECS[Mode.STILLS].still_every_s
+    await report(client, world, 3, GOOD, worker)
+    ack = await client.send("stats", {"id": "s", **GOOD, "m": "stills", "fb": True})
+    assert ack["ok"] is True, ack
+    mode = await client.wait_for("mode", lambda m: m["reason"] == "fell_back")
+    assert (mode["participant_id"], mode["mode"]) == (client_id, "stills")
+    # A page's word never takes a link up: stills said again, from a link now in stills or
+    # below, changes nothing.
+    before = len(client.heard["mode"])
+    ack = await client.send("stats", {"id": "t", **GOOD, "m": "stills", "fb": True})
+    assert ack["ok"] is True, ack
+    await report(client, world, 1, GOOD, worker)
+    assert [m for m in client.heard["mode"][before:] if m["reason"] == "fell_back"] == []
 
 
 async def test_a_page_that_fell_back_by_itself_is_committed_to_audio(

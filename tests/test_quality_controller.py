@@ -912,6 +912,25 @@ def test_a_page_that_went_to_audio_on_its_own_is_taken_from_there() -> None:
         assert [c for c in commands if isinstance(c, SetMode)] == []
 
 
+def test_a_page_that_went_to_stills_on_its_own_is_taken_from_there_and_never_up() -> None:
+    # The client's page heard the worker's voice collapse beside its own sd and went to stills
+    # by itself: the link is committed to stills, and comes back up through probes.
+    trace: Trace = [*reports(CLIENT, 0, 60, available=2000)]
+    trace.append((20.0, FellBack(CLIENT, Mode.STILLS)))
+    quality, log = play(started(Mode.SD), trace, 60)
+    assert (20.0, SetMode(CLIENT, Mode.STILLS, Reason.FELL_BACK)) in log
+    ups = [c for at, c in moves(log, CLIENT) if at > 20]
+    assert ups
+    assert all(c.reason is Reason.PROBE_OK for c in ups)
+    assert ups[0].mode is Mode.LOW
+    assert_ladder_rules(quality, log)
+
+    # A page's word only ever takes a link down: from audio (the controller's word crossed the
+    # page's), stills changes nothing.
+    _, commands = step(started(Mode.AUDIO), FellBack(CLIENT, Mode.STILLS), 2.0)
+    assert [c for c in commands if isinstance(c, SetMode)] == []
+
+
 def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:
     # The first report comes 12 s after the link began (ICE through TURN on a 2G link).
     _, log = play(started(Mode.STILLS), reports(CLIENT, 12, 40, every=2.0, rtt=500), 40)

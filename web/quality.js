@@ -55,6 +55,8 @@ const RTT_STEADY_MS = 120;
 const RTT_JUMP_MS = 1000; // see watchPlayout
 const COLLAPSED_SHARE = 0.25; // ...and the server's AUDIO_COLLAPSED
 const COLLAPSE_MIN_SAMPLES = 24000; // half a second of voice at 48 kHz
+// `audio` as a page falls back to it when the service sent no fallback specs (onWelcome)
+const AUDIO_FALLBACK = { video_kbps: 0, audio_kbps: 16, ptime_ms: 60, max_kbps: 26 };
 const WAIT_STEADY_MS = 50;
 const RTT_BASE_MS = 30000;
 const RECLAIMS = 4; // see reclaims
@@ -201,6 +203,8 @@ export class QualityAgent {
     this.unackedSince = null; // the oldest report the server has not acknowledged
     this.acks = []; // how long the service took to answer our last ACKS reports (ms)
     this.fellBack = false; // dropped to audio on our own; told the server yet?
+    this.heardShare = null; // the far side's voice missing over the last check (watchPlayout)
+    this.fallbacks = {}; // mode -> spec of the rungs we may go down to on our own (onWelcome)
     this.stillCanvas = null;
     this.stillTrack = null;
     this.stillTimer = null;
@@ -266,6 +270,8 @@ export class QualityAgent {
       this.maxKbps = start.spec.max_kbps || 0;
       this.settle();
     }
+    // The rungs we may go down to on our own (see fallBack), as the service defines them.
+    if (start && start.fallback) this.fallbacks = start.fallback;
   }
 
   onMode({ mode, spec, probe }) {
@@ -494,9 +500,30 @@ export class QualityAgent {
     // rural to worst: the client heard 62-88 % of the worker's voice concealed from 80.5 s,
     // its next report went at 83 s, and the worker's sd (100 kbit/s into the client's 64)
     // went on until then; the client's voice then waited 450-730 ms for 3 s.
+    // Beside our own moving video we do not wait for the server either: where the far side's
+    // voice collapses, our access network has most likely fallen (the far side's own link
+    // would show it only in its own reports), and the server's word would wait in the queue
+    // our video fills. We go to `stills` at once and tell it (`fb`). Measured on the
+    // schedule, rural to worst: the server took the client's link to stills 0.7 s after the
+    // fall, and the client's page, its new mode queued behind the worker's video, went on
+    // sending 71-75 kbit/s into its 32 for 1.7 s more; the queue held the voice 3.9 s. Not
+    // while the far side probes (its probe's own doing, rolled back by the server), nor when
+    // the worker has pinned our mode. No hint: whose link is weak is the server's to say.
+    // A collapse is a change: the check before missed less (at the start, before the far
+    // side's voice flows, it is all concealed, and nothing has fallen).
     if (before && total - before.total >= COLLAPSE_MIN_SAMPLES) {
       const share = (concealed - before.concealed) / (total - before.total);
-      if (share >= COLLAPSED_SHARE) this.reportSoon = true;
+      const was = this.heardShare;
+      this.heardShare = share;
+      if (share >= COLLAPSED_SHARE && was !== null && was < COLLAPSED_SHARE) {
+        this.reportSoon = true;
+        const theirs = this.modes.get(peer.id);
+        const mine = this.session.me && this.modes.get(this.session.me.id);
+        const moving = rung(this.mode) >= rung('low');
+        if (moving && !(theirs && theirs.probe) && !(mine && mine.pinned)) {
+          this.fallBack('far_voice', 'stills', false);
+        }
+      }
     }
     // Only fresh round trips (a connectivity check answered since the last one we kept):
     // while a queue holds the checks back, the last one stays as it was.
@@ -573,11 +600,14 @@ export class QualityAgent {
     return now - this.droppedAt > BURST_DROP_EVERY_MS;
   }
 
-  // To `audio` on our own, told to the server with the next report that gets through.
-  fallBack(reason) {
+  // Down to `mode` on our own (`audio`, or `stills`: see watchPlayout), told to the server
+  // with the next report that gets through (`fb`, and the mode we are in: `m`).
+  fallBack(reason, mode = 'audio', hint = true) {
+    const spec = this.fallbacks[mode] || (mode === 'audio' ? AUDIO_FALLBACK : null);
+    if (!spec) return;
     this.fellBack = true;
-    this.apply('audio', { video_kbps: 0, audio_kbps: 16, ptime_ms: 60, max_kbps: 26 }, false);
-    if (this.session.me) this.onHint({ about: this.session.me.id, reason });
+    this.apply(mode, spec, false);
+    if (hint && this.session.me) this.onHint({ about: this.session.me.id, reason });
   }
 
   degraded() {

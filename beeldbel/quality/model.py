@@ -126,7 +126,9 @@ The rules, with the constants that carry them:
 * **A page's own fallback.** A page whose signaling hangs or queues for seconds while its
   media is degraded goes to ``audio`` on its own and says so (``fb``) when a report gets
   through: the link is then committed to ``audio`` (``fell_back``), and pictures come back
-  through probes.
+  through probes. A page that hears a quarter of the far side's voice go missing beside its
+  own moving video, with no probe of the far side's to explain it, goes to ``stills`` on its
+  own the same way (:class:`FellBack` carries the mode; it only ever takes a link down).
 * **Outage.** No report for :data:`OUTAGE_AFTER_S` (or 1.6 report intervals when they
   come rarely, or when the last report said the next comes that late;
   :data:`FIRST_REPORT_GRACE_S` before the first one), or nearly all audio concealed at the
@@ -505,9 +507,13 @@ class DataSaver:
 
 @dataclass(frozen=True, slots=True)
 class FellBack:
-    """``sender``'s page went to ``audio`` on its own (its signaling hung or queued)."""
+    """``sender``'s page went down to ``mode`` on its own: to ``audio`` when its signaling
+    hung or queued, to ``stills`` when it heard a quarter of the far side's voice go missing
+    beside its own moving video (its access network fell, and the server's word would wait
+    in the very queue its video fills)."""
 
     sender: str
+    mode: Mode = Mode.AUDIO
 
 
 Event = Report | Tick | Pin | Unpin | DataSaver | FellBack
@@ -793,11 +799,12 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
     elif isinstance(event, Unpin):
         quality = quality._with(replace(quality.link(event.sender), pin=None))
     elif isinstance(event, FellBack):
-        # The page sends the voice only now: the controller takes it from there, up through
-        # probes, rather than from a rung the page has left (a pin stays the worker's choice).
+        # The page sends less now: the controller takes it from there, up through probes,
+        # rather than from a rung the page has left (a pin stays the worker's choice). Only
+        # ever down: a page's word that crossed one of ours takes nothing back up.
         link = quality.link(event.sender)
-        if link.pin is None and link.applied is not Mode.AUDIO:
-            quality = quality._with(_apply(link, Mode.AUDIO, Reason.FELL_BACK, now, commands))
+        if link.pin is None and rank(event.mode) < rank(link.applied):
+            quality = quality._with(_apply(link, event.mode, Reason.FELL_BACK, now, commands))
     elif isinstance(event, DataSaver):
         quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
     # Calm is judged on the links as the event left them, before any is decided: a link that

@@ -66,7 +66,7 @@ from beeldbel.scheduling.model import Appointment, ParticipantRole
 from beeldbel.scheduling.rules import JoinState, join_verdict
 from beeldbel.scheduling.service import JOIN_MESSAGES
 from beeldbel.settings import Settings
-from beeldbel.signaling.quality import START, Emit, QualityDesk, spec_of
+from beeldbel.signaling.quality import FALLBACK_SPECS, START, Emit, QualityDesk, spec_of
 
 __all__ = ["NAMESPACE", "CallHub", "CallNamespace", "IceConfig"]
 
@@ -223,7 +223,9 @@ class CallHub:
                 # The mode a sender starts in, before its first report (None: the browsers
                 # adapt on their own; the service sets no modes).
                 "start_mode": (
-                    {"mode": START.value, "spec": spec_of(START)} if self.quality.enabled else None
+                    {"mode": START.value, "spec": spec_of(START), "fallback": FALLBACK_SPECS}
+                    if self.quality.enabled
+                    else None
                 ),
             },
             to=sid,

@@ -19,6 +19,7 @@ process (sticky routing). What a call went through (:func:`summary`) goes into i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 from uuid import UUID
 
 import structlog
@@ -50,7 +51,7 @@ from beeldbel.quality.model import (
     step,
 )
 
-__all__ = ["START", "Emit", "QualityDesk", "spec_of"]
+__all__ = ["FALLBACK_SPECS", "START", "Emit", "QualityDesk", "spec_of"]
 
 log = structlog.get_logger("beeldbel.signaling.quality")
 
@@ -76,6 +77,10 @@ def spec_of(mode: Mode) -> dict[str, object]:
         "red": spec.red,
         "max_kbps": cap_kbps(spec.mode),
     }
+
+
+# The rungs a page may go down to on its own (web/quality.js fallBack), sent with the start.
+FALLBACK_SPECS: Final = {mode.value: spec_of(mode) for mode in (Mode.STILLS, Mode.AUDIO)}
 
 
 @dataclass
@@ -134,8 +139,11 @@ class QualityDesk:
             )
             emits += self._add(call, desk, str(others[0]))
         if stats.fb:
+            # The mode the page went to: stills or audio (anything else reads as audio, the
+            # fallback pages have always had).
+            fell_to = Mode.STILLS if stats.m == Mode.STILLS.value else Mode.AUDIO
             desk.fallbacks += 1
-            emits += self._step(call, desk, FellBack(sender))
+            emits += self._step(call, desk, FellBack(sender, fell_to))
         report = Report(
             sender=sender,
             interval_s=stats.i,

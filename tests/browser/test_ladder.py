@@ -548,6 +548,45 @@ async (share) => {
 )
 
 
+SELF_STILLS_JS = (
+    """
+async ([mode, share, farProbing, pinned]) => {
+"""
+    + STILLS_AGENT_JS
+    + """
+  // In `mode`, the far side's voice arriving whole for a few checks, then `share` of it
+  // missing: how long after that the page was in `stills` (null: not within 3 s), the hints
+  // it gave, and the first report after it.
+  const voice = { concealed: 0 };
+  const { agent, reports } = stillsAgent({ rtt: 0.3, answers: 10 }, 100, mode, voice);
+  agent.onWelcome({ mode, spec: { ptime_ms: 60 }, fallback: {
+    stills: { video_kbps: 12, width: 320, height: 240, fps: 0, still_every_s: 3,
+              audio_kbps: 16, ptime_ms: 60, red: false, max_kbps: 40 },
+    audio: { video_kbps: 0, audio_kbps: 16, ptime_ms: 60, red: false, max_kbps: 26 } } });
+  agent.mode = mode;
+  if (farProbing) agent.onQuality({ participant_id: 'far', mode: 'sd', probe: true });
+  if (pinned) agent.onQuality({ participant_id: 'me', mode, probe: false, pinned: true });
+  const hints = [];
+  agent.onHint = (hint) => hints.push(hint);
+  while (reports.length < 1) await sleep(50);
+  await sleep(2500);
+  const seen = reports.length;
+  voice.concealed = share;
+  const t = performance.now();
+  while (agent.mode !== 'stills' && performance.now() - t < 3000) await sleep(50);
+  const fell = agent.mode === 'stills' ? (performance.now() - t) / 1000 : null;
+  // The first report since the voice went missing that was sent in the mode the page is in
+  // now (one may have been on its way already).
+  const after = () => reports.slice(seen).find((r) => r.m === agent.mode);
+  while (!after()) await sleep(50);
+  agent.stop();
+  const next = after();
+  return [fell, hints.length, Boolean(next.fb), next.m];
+}
+"""
+)
+
+
 REPORT_PACE_JS = (
     """
 async ([ackMs, rttMs]) => {
@@ -727,6 +766,38 @@ def test_the_far_voice_collapsing_is_reported_at_once(server: Server, browser: B
             assert 1.4 <= then_at - first_at < 3.0, case
         else:
             assert then_at - first_at >= 3.9, case
+
+
+def test_a_page_whose_far_voice_collapses_beside_its_video_goes_to_stills_by_itself(
+    server: Server, browser: Browser
+) -> None:
+    # A quarter of the far side's voice missing, where it arrived whole the check before, beside
+    # our own moving video: our access network has fallen, and the server's word would wait in
+    # the queue our video fills. The page goes to `stills` at a next check (once a second),
+    # gives no hint (whose link is weak is the server's to say), and its next report says so
+    # (`fb`, `m`). Not from stills, not for a tenth missing, not while the far side probes, not
+    # when our mode is pinned.
+    cases = [  # (mode, share missing, far side probing, pinned, falls)
+        ("low", 0.4, False, False, True),
+        ("sd", 0.3, False, False, True),
+        ("stills", 0.4, False, False, False),
+        ("low", 0.1, False, False, False),
+        ("low", 0.4, True, False, False),
+        ("low", 0.4, False, True, False),
+    ]
+    found = side_by_side(server, browser, SELF_STILLS_JS, [list(c[:4]) for c in cases])
+    for (mode, share, probing, pinned, falls), (fell, hints, fb, m) in zip(
+        cases, found, strict=True
+    ):
+        case = {"mode": mode, "share": share, "probing": probing, "pinned": pinned}
+        assert hints == 0, case
+        if falls:
+            assert fell is not None, case  # within 3 s: the checks go once a second
+            assert (fb, m) == (True, "stills"), case
+        else:
+            assert fell is None or mode == "stills", {**case, "fell": fell}
+            assert fb is False, case
+            assert m == mode, case
 
 
 def test_after_a_fall_in_capacity_the_stale_voice_is_dropped(
