@@ -147,6 +147,7 @@ The rules, with the constants that carry them:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -1166,10 +1167,15 @@ def _flooded_path(link: Link, now: float, after: float) -> bool:
     (rural to worst): the client's page still reported its 300 ms of before the fall 4.5 s
     after it, while the worker's page already read 3.1 s.
     """
-    path = link.path
-    if path is None or path.at <= after or now - path.at > _late_after(path.interval_s):
-        return False
-    return _flooded(link, path.value)
+    path = _fresh(link.path, now, after)
+    return path is not None and _flooded(link, path.value)
+
+
+def _fresh(sample: Sample | None, now: float, after: float = -math.inf) -> Sample | None:
+    """``sample`` if it came in after ``after`` and the next one is not late yet."""
+    if sample is None or sample.at <= after or now - sample.at > _late_after(sample.interval_s):
+        return None
+    return sample
 
 
 def _gone(received: Received) -> float:
@@ -1179,10 +1185,8 @@ def _gone(received: Received) -> float:
 
 def _far_voice_gone(link: Link, now: float, after: float) -> bool:
     """This link's sender, in a 1:1 call, hears almost none of the far side's voice."""
-    far = link.far_voice
-    if far is None or far.at <= after or now - far.at > _late_after(far.interval_s):
-        return False
-    return _media_gone(link, now, far.value, link.far_voice_confirmed)
+    far = _fresh(link.far_voice, now, after)
+    return far is not None and _media_gone(link, now, far.value, link.far_voice_confirmed)
 
 
 def _far_voice_fell(link: Link, now: float, after: float) -> bool:
@@ -1196,10 +1200,8 @@ def _far_voice_fell(link: Link, now: float, after: float) -> bool:
     worker's sd (95 kbit/s into the client's 64) went on, and held the client's new mode in
     its queue for 1.7 s, until the next report missed more than half and took both to audio.
     """
-    far = link.far_voice
-    if far is None or far.at <= after or now - far.at > _late_after(far.interval_s):
-        return False
-    return link.far_voice_fell and far.value >= AUDIO_COLLAPSED
+    far = _fresh(link.far_voice, now, after)
+    return far is not None and link.far_voice_fell and far.value >= AUDIO_COLLAPSED
 
 
 def _media_gone(link: Link, now: float, gone: float, confirmed: bool) -> bool:
@@ -1224,9 +1226,8 @@ def _path_queued(link: Link, now: float) -> bool:
     report = _fresh_report(link, now)
     if report is not None and _queued_ms(link, report) >= QUEUE_MS:
         return True
-    path = link.path
-    fresh = path is not None and now - path.at <= _late_after(path.interval_s)
-    return fresh and path is not None and path.value - floor >= QUEUE_MS
+    path = _fresh(link.path, now)
+    return path is not None and path.value - floor >= QUEUE_MS
 
 
 def _flooded(link: Link, rtt_ms: float | None) -> bool:
@@ -1383,7 +1384,9 @@ def _end_trial(
         estimate_ignored_until=now + PROBE_AFTERMATH_S if congested else 0.0,
         send_trouble=None,
         recv_trouble=None,
-        hopeless=Hopeless(trial.mode, peak, now) if hopeless and peak else link.hopeless,
+        hopeless=Hopeless(trial.mode, peak, now)
+        if hopeless and peak is not None
+        else link.hopeless,
     )
 
 
