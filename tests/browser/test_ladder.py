@@ -964,7 +964,14 @@ def test_after_a_fall_the_client_leaves_red_without_a_round_over_its_link(
         before = [d for d in applied if d["at"] < switched["at"]]
         held = before[-1]["origin"] if before else held_at_start
         story = {"modes": modes, "applied": applied, "held_at_start": held_at_start}
-        assert client_mode(worker)[0] in ("stills", "audio"), story
+        # The client's page may have gone to stills by itself (it heard the worker's voice
+        # collapse beside its own video): the worker's screen shows it once the page's report
+        # of it, or the server's own step, gets through.
+        wait_until(
+            "the worker's screen shows the client in stills or audio",
+            lambda: plain() and client_mode(worker)[0] in ("stills", "audio"),
+            timeout_s=max(5.0, turns_bad_at + 45 - time.monotonic()),
+        )
         # The description that took RED off is the one the page held, applied again: not a
         # new one from the worker, which would have come only after a round over the flooded
         # link (the answer to the client's offer, or an offer the worker made meanwhile).
