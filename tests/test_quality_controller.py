@@ -31,6 +31,7 @@ from beeldbel.quality.model import (
     PHONE_AFTER_S,
     PROBE_AFTERMATH_S,
     PROBE_BACKOFF_MAX_S,
+    PROBE_BACKOFF_S,
     PROBE_CLIMB,
     PROBE_MAX_S,
     PROBE_S,
@@ -918,6 +919,22 @@ def test_a_page_that_went_down_on_its_own_is_taken_from_there(
         _, commands = step(quality, FellBack(CLIENT, fell_to), 2.0)
         assert [c for c in commands if isinstance(c, SetMode)] == []
     assert FellBack(CLIENT) == FellBack(CLIENT, Mode.AUDIO)  # what pages have always sent
+
+
+def test_a_page_that_leaves_its_probe_on_its_own_backs_off_like_a_failed_probe() -> None:
+    # The worker's link in stills probes low; 2 s in, its page goes back to stills by itself
+    # (it heard the client's voice collapse). The probe has failed: it backs off, and no new
+    # probe starts at that same report (measured on the emulator's edge profile: it did).
+    trace: Trace = [*reports(CLIENT, 0, 80, every=1.5, available=120, rtt=300)]
+    _, calm = play(started(Mode.STILLS), trace, 80)
+    probe_at = of(calm, Probe, CLIENT)[0][0]
+    trace.append((probe_at + 2.0, FellBack(CLIENT, Mode.STILLS)))
+    quality, log = play(started(Mode.STILLS), trace, 80)
+    assert (probe_at + 2.0, SetMode(CLIENT, Mode.STILLS, Reason.PROBE_FAILED)) in log
+    again = [at for at, _ in of(log, Probe, CLIENT) if at > probe_at]
+    assert again
+    assert min(again) >= probe_at + 2.0 + PROBE_BACKOFF_S
+    assert_ladder_rules(quality, log)
 
 
 def test_a_link_that_is_still_connecting_is_not_an_outage() -> None:

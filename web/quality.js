@@ -506,9 +506,13 @@ export class QualityAgent {
     // our video fills. We go to `stills` at once and tell it (`fb`). Measured on the
     // schedule, rural to worst: the server took the client's link to stills 0.7 s after the
     // fall, and the client's page, its new mode queued behind the worker's video, went on
-    // sending 71-75 kbit/s into its 32 for 1.7 s more; the queue held the voice 3.9 s. Not
-    // while the far side probes (its probe's own doing, rolled back by the server), nor when
-    // the worker has pinned our mode. No hint: whose link is weak is the server's to say.
+    // sending 71-75 kbit/s into its 32 for 1.7 s more; the queue held the voice 3.9 s. Only
+    // beside the far side's moving video (as the server's rule, beeldbel/quality/model.py
+    // _far_voice_fell): beside its stills or its voice alone a quarter missing in a second is
+    // as likely a burst of a lossy link's own (measured on the emulator's edge profile, the
+    // client in stills: the worker's page stepped out of low three times in three minutes).
+    // Not while the far side probes (its probe's own doing, rolled back by the server), nor
+    // when the worker has pinned our mode. No hint: whose link is weak is the server's to say.
     // A collapse is a change: the check before missed less (at the start, before the far
     // side's voice flows, it is all concealed, and nothing has fallen).
     if (before && total - before.total >= COLLAPSE_MIN_SAMPLES) {
@@ -520,7 +524,8 @@ export class QualityAgent {
         const theirs = this.modes.get(peer.id);
         const mine = this.session.me && this.modes.get(this.session.me.id);
         const moving = rung(this.mode) >= rung('low');
-        if (moving && !(theirs && theirs.probe) && !(mine && mine.pinned)) {
+        const theirsMoving = theirs && rung(theirs.mode) >= rung('low') && !theirs.probe;
+        if (moving && theirsMoving && !(mine && mine.pinned)) {
           this.fallBack('far_voice', 'stills', false);
         }
       }

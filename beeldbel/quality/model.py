@@ -408,7 +408,7 @@ class Reason(StrEnum):
     PINNED = "pinned"
     DATA_SAVER = "data_saver"
     AUDIO_FAILING = "audio_failing"
-    FELL_BACK = "fell_back"  # the page went to audio on its own
+    FELL_BACK = "fell_back"  # the page went down on its own (to audio or stills)
     FAR_VOICE = "far_voice"  # the far side's voice does not arrive: its link has failed
 
 
@@ -805,7 +805,15 @@ def step(quality: Quality, event: Event, now: float) -> tuple[Quality, list[Comm
         # ever down: a page's word that crossed one of ours takes nothing back up.
         link = quality.link(event.sender)
         if link.pin is None and rank(event.mode) < rank(link.applied):
-            quality = quality._with(_apply(link, event.mode, Reason.FELL_BACK, now, commands))
+            if link.trial is not None:
+                # A probe the page left is a failed one, and backs off like one: ended by
+                # _apply alone it would start again at the same report (measured on the
+                # emulator's edge profile, the worker's page left its probe into low twice,
+                # and the next probe began at once each time).
+                link = _end_trial(link, now, commands, ok=False)
+            if rank(event.mode) < rank(link.mode):
+                link = _apply(link, event.mode, Reason.FELL_BACK, now, commands)
+            quality = quality._with(link)
     elif isinstance(event, DataSaver):
         quality = quality._with(_set_cap(quality.link(event.sender), event.cap, now, commands))
     # Calm is judged on the links as the event left them, before any is decided: a link that
