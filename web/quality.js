@@ -202,7 +202,7 @@ export class QualityAgent {
     this.offlineSince = null;
     this.unackedSince = null; // the oldest report the server has not acknowledged
     this.acks = []; // how long the service took to answer our last ACKS reports (ms)
-    this.fellBack = false; // dropped to audio on our own; told the server yet?
+    this.fellBack = false; // went down on our own (fallBack); told the server yet?
     this.heardShare = null; // the far side's voice missing over the last check (watchPlayout)
     this.fallbacks = {}; // mode -> spec of the rungs we may go down to on our own (onWelcome)
     this.stillCanvas = null;
